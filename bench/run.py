@@ -123,6 +123,7 @@ def main():
     ap.add_argument('--seeds', type=int, default=1, help='seeds for the default configuration (mean and spread)')
     ap.add_argument('--plain-seeds', type=int, default=1, help='seeds for the plain PyTorch reference (0: skip it)')
     ap.add_argument('--subset', type=int, help='images per class (a quick check of the script, not a benchmark)')
+    ap.add_argument('--plain-from', help='reuse the plain PyTorch rows of an earlier result JSON (same hardware) instead of rerunning them')
     ap.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     ap.add_argument('--out', default='bench/results', help='folder for the JSON')
     ap.add_argument('--save-model', help='save the first seed\'s model to this folder')
@@ -130,14 +131,18 @@ def main():
     dev = get_device(args.cpu)
     df = split_by_patient(index_images(args.data))
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
-    runs, plain = [], []
+    runs = []
     for s in range(args.seeds):
         m, r = bench_pneumo(df, 42+s, args, dev); r['seed'] = 42+s; runs.append(r)
         print(f"pneumo_nb seed {42+s}: " + ', '.join(f'{k}={v:.4g}' for k,v in r.items()), flush=True)
         if s == 0:
             extra = {**bench_inference(m, df, args), **bench_loading(df, args, dev)}
             if args.save_model: m.save(args.save_model)
-    for s in range(args.plain_seeds):
+    if args.plain_from:
+        prev = json.loads(Path(args.plain_from).read_text())
+        plain = [{**r, 'from': f"{args.plain_from} (commit {prev['meta']['versions']['commit']})"} for r in prev['plain_pytorch']]
+    else: plain = []
+    for s in range(0 if args.plain_from else args.plain_seeds):
         r = plain_pytorch(df, 42+s, args, dev); r['seed'] = 42+s; plain.append(r)
         print(f"plain PyTorch seed {42+s}: " + ', '.join(f'{k}={v:.4g}' for k,v in r.items()), flush=True)
     P = pd.DataFrame(runs)
@@ -147,11 +152,11 @@ def main():
     if dev.type == 'cuda': rows['peak_gpu_MB'] = f"{torch.cuda.max_memory_allocated()/2**20:.0f}"
     table = pd.DataFrame({'pneumo_nb (default)': rows})
     if plain:
-        Q = pd.DataFrame(plain)
+        Q = pd.DataFrame(plain).drop(columns='from', errors='ignore')
         table['plain PyTorch'] = pd.Series({k: f"{Q[k].mean():.4f}" for k in Q if k != 'seed'})
         table['ratio pneumo_nb / plain'] = pd.Series({k: f"{P[k].mean()/Q[k].mean():.2f}" for k in Q if k in P and k != 'seed'})
         if 'infer_img_s' in Q: table.loc['infer_img_s', 'ratio pneumo_nb / plain'] = f"{extra['infer_img_s']/Q.infer_img_s.mean():.2f}"
-    meta = dict(started=started, hardware=hardware(dev), versions=versions(), seeds=args.seeds, subset=args.subset,
+    meta = dict(started=started, plain_from=args.plain_from, hardware=hardware(dev), versions=versions(), seeds=args.seeds, subset=args.subset,
                 n_train=int(((df.split == 'train') & ~df.is_valid).sum()), n_test=int((df.split == 'test').sum()),
                 note=DISCLAIMER)
     print(json.dumps(meta, indent=1)); print(table.fillna('').to_string())

@@ -91,24 +91,29 @@ Confusion matrix:
     with atomic_path(out/'report.md') as t: t.write_text(md)
     return out/'report.md'
 
-# %% ../nbs/06_cli.ipynb #5848beb7
+# %% ../nbs/06_cli.ipynb #c13e2e40
 def _add_common(p):
     p.add_argument('--data', help='dataset folder (default: $PNEUMO_DATA, then the user cache, else download)')
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
 
+_TRAIN_NOTE = ("Training options left out take the defaults of pneumo_nb.model.train: efficientnet_lite0 with ImageNet weights, "
+               "160 px, 3 epochs of the whole network at lr 1e-3, batch size 32, seed 42.")
+
 def _add_train_args(p):
-    p.add_argument('--arch', default='efficientnet_lite0', help='network (timm name, torchvision:<name>, dense, small_cnn, small_cnn_reg)')
-    p.add_argument('--size', type=int, default=160, help='model input size in pixels (default 160)')
-    p.add_argument('--epochs', type=int, default=2, help='epochs of the whole network (default 2)')
-    p.add_argument('--freeze-epochs', type=int, default=1, help='epochs of the head alone first (default 1)')
-    p.add_argument('--bs', type=int, default=32, help='batch size (default 32)')
-    p.add_argument('--lr', type=float, help='learning rate (default: found by lr_find)')
-    p.add_argument('--seed', type=int, default=42, help='random seed (default 42)')
+    "Training options; each one left out takes `pneumo_nb.model.train`'s default, so the two never drift apart."
+    p.add_argument('--arch', help='network: timm name, torchvision:<name>, dense, small_cnn, small_cnn_reg (default efficientnet_lite0)')
+    p.add_argument('--size', type=int, help='model input size in pixels')
+    p.add_argument('--epochs', type=int, help='epochs of the whole network')
+    p.add_argument('--freeze-epochs', type=int, help='epochs of the head alone first')
+    p.add_argument('--lr-ratio', type=float, help="head's learning rate over the first layers' once unfrozen (1: one rate)")
+    p.add_argument('--bs', type=int, help='batch size')
+    p.add_argument('--lr', type=float, help='peak learning rate')
+    p.add_argument('--seed', type=int, help='random seed')
     p.add_argument('--subset', type=int, help='train on this many images per class only (a quick check)')
 
 def _train_kwargs(a):
-    return dict(arch=a.arch, size=a.size, epochs=a.epochs, freeze_epochs=a.freeze_epochs, bs=a.bs, lr=a.lr, seed=a.seed,
-                subset=a.subset, cpu=a.cpu)
+    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed subset'.split()
+    return dict(**{k: getattr(a, k) for k in keys if getattr(a, k) is not None}, cpu=a.cpu)
 
 def parser()->argparse.ArgumentParser:
     "The `pneumo` argument parser."
@@ -116,11 +121,11 @@ def parser()->argparse.ArgumentParser:
     sub = ap.add_subparsers(dest='command', required=True, metavar='COMMAND')
     p = sub.add_parser('run', help='the main job: audit, explore, train, evaluate, interpret, report',
                        description='Obtain (or find) the data, audit it, split by patient, explore, train the default model, '
-                                   'evaluate it on the test split, interpret it, and write a report folder.')
+                                   'evaluate it on the test split, interpret it, and write a report folder. ' + _TRAIN_NOTE)
     _add_common(p); _add_train_args(p)
     p.add_argument('--out', default='outputs/run', help='report folder (default outputs/run)')
     p.add_argument('--lime-samples', type=int, default=1000, help='LIME samples (default 1000)')
-    p = sub.add_parser('train', help='train a model and save it', description='Train a model and save it (atomically).')
+    p = sub.add_parser('train', help='train a model and save it', description='Train a model and save it (atomically). ' + _TRAIN_NOTE)
     _add_common(p); _add_train_args(p)
     p.add_argument('--out', default='outputs/model', help='model folder (default outputs/model)')
     p = sub.add_parser('evaluate', help='score a saved model on a split', description='Score a saved model on labelled images.')

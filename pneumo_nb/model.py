@@ -321,14 +321,18 @@ def _subset(df, n, seed):
     pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
     return pd.concat([*pick, df[df.split != 'train']])
 
-# %% ../nbs/04_model.ipynb #19ca7b87
+# %% ../nbs/04_model.ipynb #8f37ef13
+_HEADS = dict(fastai={}, linear=dict(concat_pool=False, lin_ftrs=[], ps=0.2, first_bn=False))
+
 def train(data=None, # dataset folder, or an index DataFrame (from `index_images`); `data_dir()` by default
           arch:str='efficientnet_lite0', # network: see `build_net`
           size:int=160, # side of the square model input, pixels
-          epochs:int=2, # epochs of the whole network (after `freeze_epochs` of the head alone)
-          freeze_epochs:int=1, # epochs training the head with the pretrained body frozen
+          epochs:int=3, # epochs of the whole network (after `freeze_epochs` of the head alone)
+          freeze_epochs:int=0, # epochs training the head with the pretrained body frozen first
+          lr_ratio:float=1., # after unfreezing, the head's rate over the first layers' (1: one rate for all)
+          head:str='linear', # transfer head: 'fastai' (concat pooling, BN, a 512 hidden layer) or 'linear' (pooling, dropout, one layer)
           bs:int=32, # batch size
-          lr:float|None=None, # peak learning rate; found with `lr_find` when None
+          lr:float|None=1e-3, # peak learning rate; None: `lr_find`'s `minimum` suggestion
           valid_pct:float=0.15, # share of training patients held out for validation
           seed:int=42, # seed for the split, the initialisation and the data order
           out:str|Path|None=None, # folder to save the model to (atomically); not saved when None
@@ -360,7 +364,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     common = dict(loss_func=CrossEntropyLossFlat(weight=w), metrics=[RocAucBinary(), accuracy], path=tmp, wd=wd)
     if transfer:   # fastai's vision_learner; Lite0's ImageNet weights are loaded offline, then the body frozen
         offline = arch == 'efficientnet_lite0'
-        try: learn = vision_learner(dls, a, pretrained=pretrained and not offline, normalize=False, **common)
+        if head not in _HEADS: raise PneumoError(f"head must be one of {', '.join(_HEADS)}, not {head!r}")
+        try: learn = vision_learner(dls, a, pretrained=pretrained and not offline, normalize=False, **_HEADS[head], **common)
         except Exception as e: raise _no_weights(arch, e) from None
         if pretrained and offline:
             learn.model[0].model.load_state_dict(lite0_state_dict(learn.model[0].model)); learn.freeze()
@@ -371,6 +376,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     try:
         with (contextlib.nullcontext() if show else learn.no_bar()), warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='.*(upsample|antialias|Your generator is empty).*')
+            if transfer and pretrained and not freeze_epochs: learn.unfreeze()   # lr_find on what will be trained
             if lr is None:
                 try: lr = float(learn.lr_find(num_it=50, show_plot=False, suggest_funcs=(minimum,)).minimum)
                 except IndexError:   # too few points for a suggestion (tiny data): fastai's own default
@@ -379,7 +385,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
                 if freeze_epochs: learn.fit_one_cycle(freeze_epochs, lr, cbs=keep_best)
                 if epochs:
                     learn.unfreeze()
-                    learn.fit_one_cycle(epochs, slice(lr/100, lr/2), cbs=keep_best)
+                    top = lr/2 if freeze_epochs else lr   # fastai's `fine_tune` halves the rate after a frozen phase
+                    learn.fit_one_cycle(epochs, slice(top/lr_ratio, top) if lr_ratio != 1 else top, cbs=keep_best)
             else: learn.fit_one_cycle(epochs, lr, cbs=keep_best)
         best_auc = float(keep_best.best) if np.isfinite(keep_best.best) else None
     finally: shutil.rmtree(tmp, ignore_errors=True)
@@ -389,7 +396,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
                 resize='squish', mean=list(imagenet_stats[0]), std=list(imagenet_stats[1]), classes=CLASSES,
                 threshold=0.5, threshold_rule=threshold_rule, target_recall=target_recall, disclaimer=DISCLAIMER,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-                training=dict(epochs=epochs, freeze_epochs=freeze_epochs, bs=bs, lr=lr, seed=seed, valid_pct=valid_pct,
+                training=dict(epochs=epochs, freeze_epochs=freeze_epochs, lr_ratio=lr_ratio, head=head, bs=bs, lr=lr, seed=seed, valid_pct=valid_pct,
                               balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd,
                               n_train=len(fit_rows), n_valid=int(df.is_valid.sum()), best_valid_auc_fastai=best_auc,
                               device=str(device), data_fingerprint=_fingerprint(df[df.split == 'train'])))
@@ -447,13 +454,13 @@ def evaluate(model:PneumoModel, # a trained or loaded model
                       index=[f'true {c}' for c in CLASSES], columns=[f'predicted {c}' for c in CLASSES])
     return Evaluation(metrics_table(y, p, thr, n_boot=n_boot, seed=seed), cm, preds, float(thr))
 
-# %% ../nbs/04_model.ipynb #97ab32ab
+# %% ../nbs/04_model.ipynb #1baceaf8
 ITERATIONS = {
     'dense':             dict(arch='dense', size=64, pretrained=False, epochs=6, lr=1e-3),
     'small_cnn':         dict(arch='small_cnn', size=128, pretrained=False, epochs=6, lr=3e-3, wd=0.),
     'small_cnn_reg':     dict(arch='small_cnn_reg', size=128, pretrained=False, epochs=6, lr=3e-3, wd=0.05),
     'transfer_head':     dict(arch='efficientnet_lite0', size=160, freeze_epochs=3, epochs=0),
-    'transfer_finetune': dict(arch='efficientnet_lite0', size=160, freeze_epochs=1, epochs=2),   # the default
+    'transfer_finetune': dict(arch='efficientnet_lite0', size=160, freeze_epochs=0, epochs=3),   # the default
 }
 
 def compare(names:list|None=None, # keys of `ITERATIONS`; all by default
