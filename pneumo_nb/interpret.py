@@ -17,8 +17,8 @@ from .model import PneumoModel, Evaluation, evaluate, SmallCNN, DenseNet
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_curves', 'expected_calibration_error', 'fit_temperature', 'plot_reliability', 'plot_gallery',
-           'plot_top_losses', 'missed_by_kind', 'gradcam', 'plot_gradcam', 'lime_explain', 'plot_activations',
-           'interpret']
+           'plot_top_losses', 'missed_by_kind', 'gradcam', 'plot_gradcam', 'cam_border_share', 'lime_explain',
+           'plot_activations', 'interpret']
 
 # %% ../nbs/05_interpret.ipynb #5bb5e46f
 def _as_eval(src, items=None):
@@ -208,7 +208,25 @@ def plot_gradcam(model:PneumoModel, # a CNN model
     plt.close(fig)
     return fig
 
-# %% ../nbs/05_interpret.ipynb #27a2fc34
+# %% ../nbs/05_interpret.ipynb #78af086a
+def cam_border_share(model:PneumoModel, # a CNN model
+                     items, # images: paths, PIL images or arrays (a list, or a DataFrame with `path`)
+                     band:float=0.15, # width of the outer band, as a fraction of the side
+                    )->pd.DataFrame: # item, prob_pneumonia, border_share (NaN when the map is all zero); attrs['uniform']: a flat map's share
+    "Share of each image's Grad-CAM mass in the outer `band` of the frame."
+    if not 0 < band < 0.5: raise PneumoError(f"band must be between 0 and 0.5, not {band}")
+    items = items.path.tolist() if isinstance(items, pd.DataFrame) else items if isinstance(items, (list, tuple)) else [items]
+    k = max(1, int(round(band*model.size)))
+    edge = np.zeros((model.size, model.size), bool); edge[:k] = edge[-k:] = True; edge[:, :k] = edge[:, -k:] = True
+    rows = []
+    for it in items:
+        cam, p = gradcam(model, it)
+        rows.append(dict(item=str(it) if isinstance(it, (str, Path)) else f'<{type(it).__name__}>', prob_pneumonia=p, border_share=float(cam[edge].sum()/cam.sum()) if cam.sum() > 0 else np.nan))
+    res = pd.DataFrame(rows)
+    res.attrs['uniform'] = float(edge.mean())
+    return res
+
+# %% ../nbs/05_interpret.ipynb #f1be6bae
 def lime_explain(model:PneumoModel, # a trained model
                  item, # one image: path, PIL image or array
                  num_samples:int=1000, # perturbed images scored by the model
@@ -233,7 +251,7 @@ def lime_explain(model:PneumoModel, # a trained model
     plt.close(fig)
     return fig
 
-# %% ../nbs/05_interpret.ipynb #094d3876
+# %% ../nbs/05_interpret.ipynb #e6b29e4d
 def _stages(model):
     body = _body(model)
     mods = list(body.model.blocks) if hasattr(getattr(body, 'model', None), 'blocks') else list(body.children())
@@ -261,7 +279,7 @@ def plot_activations(model:PneumoModel, # a CNN model
     plt.close(fig)
     return fig
 
-# %% ../nbs/05_interpret.ipynb #3e006bc1
+# %% ../nbs/05_interpret.ipynb #093c377f
 def interpret(model:PneumoModel, # a trained model
               items:pd.DataFrame, # labelled items to explain (the official test split)
               valid_items:pd.DataFrame|None=None, # validation rows, to fit the temperature

@@ -86,7 +86,7 @@ class DenseNet(nn.Module):
 
 _SCRATCH = {'dense': lambda: DenseNet(), 'small_cnn': lambda: SmallCNN(), 'small_cnn_reg': lambda: SmallCNN(p=0.5)}
 
-# %% ../nbs/04_model.ipynb #550e718d
+# %% ../nbs/04_model.ipynb #4a4117db
 def _arch(arch:str):
     "What `arch` names: ('scratch', name), ('torchvision', model function) or ('timm', name); unknown names raise."
     if arch in _SCRATCH: return 'scratch', arch
@@ -104,15 +104,19 @@ def _no_weights(arch, e):
     return PneumoError(f"{arch}: cannot get pretrained weights ({type(e).__name__}); connect to the internet, use "
                        "arch='efficientnet_lite0' (its weights ship with pneumo_nb), or pass pretrained=False")
 
+_HEADS = dict(fastai={}, linear=dict(concat_pool=False, lin_ftrs=[], ps=0.2, first_bn=False))
+
 def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:<name>', or 'dense', 'small_cnn', 'small_cnn_reg'
               pretrained:bool=True, # load ImageNet weights into the body (transfer architectures only)
+              head:str='linear', # transfer head: 'linear' or 'fastai' (see `train`)
              )->nn.Module: # the network, with a two-class head
     "Build the network for `arch`: the same module `vision_learner` builds for transfer architectures."
     kind, a = _arch(arch)
     if kind == 'scratch': return _SCRATCH[a]()
+    if head not in _HEADS: raise PneumoError(f"head must be one of {', '.join(_HEADS)}, not {head!r}")
     offline = arch == 'efficientnet_lite0'
-    try: net = (create_vision_model(a, 2, pretrained=pretrained) if kind == 'torchvision'
-                else create_timm_model(a, 2, pretrained=pretrained and not offline)[0])
+    try: net = (create_vision_model(a, 2, pretrained=pretrained, **_HEADS[head]) if kind == 'torchvision'
+                else create_timm_model(a, 2, pretrained=pretrained and not offline, **_HEADS[head])[0])
     except Exception as e: raise _no_weights(arch, e) from None
     if pretrained and offline: net[0].model.load_state_dict(lite0_state_dict(net[0].model))
     return net
@@ -277,7 +281,7 @@ def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced
     self.meta = meta
     return path
 
-# %% ../nbs/04_model.ipynb #0e624c33
+# %% ../nbs/04_model.ipynb #077473aa
 def load_model(path:str|Path, # a folder written by `PneumoModel.save` (or its model.json)
                cpu:bool=False, # keep the model on the CPU even when a GPU is present
               )->PneumoModel:
@@ -301,7 +305,7 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` (or its m
         raise PneumoError(f"{wf}: the weights do not match their checksum in model.json (truncated or modified file)")
     try: sd = load_file(wf)
     except Exception as e: raise PneumoError(f"{wf}: unreadable weights ({e})") from None
-    net = build_net(meta['arch'], pretrained=False)
+    net = build_net(meta['arch'], pretrained=False, head=meta.get('head') or meta.get('training', {}).get('head', 'fastai'))
     try: net.load_state_dict(sd)
     except RuntimeError as e: raise PneumoError(f"{wf}: the weights do not fit a {meta['arch']} network") from None
     m = PneumoModel(net, meta)
@@ -321,9 +325,7 @@ def _subset(df, n, seed):
     pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
     return pd.concat([*pick, df[df.split != 'train']])
 
-# %% ../nbs/04_model.ipynb #8f37ef13
-_HEADS = dict(fastai={}, linear=dict(concat_pool=False, lin_ftrs=[], ps=0.2, first_bn=False))
-
+# %% ../nbs/04_model.ipynb #99508902
 def train(data=None, # dataset folder, or an index DataFrame (from `index_images`); `data_dir()` by default
           arch:str='efficientnet_lite0', # network: see `build_net`
           size:int=160, # side of the square model input, pixels
@@ -392,7 +394,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     finally: shutil.rmtree(tmp, ignore_errors=True)
     learn.remove_cbs(learn.cbs.filter(lambda c: type(c).__name__ in ('ChannelsLast', 'MixedPrecision')))
     net = learn.model.float().eval()
-    meta = dict(format=FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__, arch=arch, size=size,
+    meta = dict(format=FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__, arch=arch, head=head, size=size,
                 resize='squish', mean=list(imagenet_stats[0]), std=list(imagenet_stats[1]), classes=CLASSES,
                 threshold=0.5, threshold_rule=threshold_rule, target_recall=target_recall, disclaimer=DISCLAIMER,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
