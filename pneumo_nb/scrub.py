@@ -15,8 +15,8 @@ from .core import *
 from .obtain import index_images
 
 # %% auto #0
-__all__ = ['check_image', 'audit', 'audit_summary', 'duplicate_groups', 'split_by_patient', 'class_weights', 'downsample',
-           'to_gray8', 'make_cache', 'open_xray']
+__all__ = ['MIN_SIDE', 'check_image', 'audit', 'audit_summary', 'duplicate_groups', 'split_by_patient', 'class_weights',
+           'downsample', 'to_gray8', 'make_cache', 'open_xray']
 
 # %% ../nbs/02_scrub.ipynb #93d10881
 def check_image(path:str|Path, # an image file
@@ -150,15 +150,27 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
         if e: warnings.warn(e)
     return df.assign(path=[str(d) for d in dsts])
 
-# %% ../nbs/02_scrub.ipynb #db7146c9
+# %% ../nbs/02_scrub.ipynb #b207242b
+MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
+
+# %% ../nbs/02_scrub.ipynb #bd6c0509
+def _check_side(im, what:str):
+    "Return `im` (a PIL image or an array), or raise `PneumoError` naming `what` if a side is under `MIN_SIDE`."
+    w, h = im.size if isinstance(im, Image.Image) else im.shape[1::-1]
+    if min(w, h) < MIN_SIDE:
+        raise PneumoError(f"{what}: image too small ({w}×{h} px; a radiograph needs at least {MIN_SIDE} px a side)")
+    return im
+
+# %% ../nbs/02_scrub.ipynb #97af5c17
 def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,3) or (H,W,4), 8- or 16-bit or float
              )->Image.Image: # 8-bit RGB image
     "Read a radiograph from a file, a PIL image or an array as 8-bit RGB; raise `PneumoError` naming the file if it cannot be read."
-    if isinstance(item, Image.Image): return to_gray8(item).convert('RGB')
+    if isinstance(item, Image.Image): return to_gray8(_check_side(item, f'<{type(item).__name__}>')).convert('RGB')
     if isinstance(item, np.ndarray):
         a = item[..., :3] if item.ndim == 3 and item.shape[2] in (3, 4) else item
         if a.ndim not in (2, 3) or a.size == 0 or (a.ndim == 3 and a.shape[2] != 3):
             raise PneumoError(f"array of shape {item.shape}: expected (H,W), (H,W,3) or (H,W,4)")
+        _check_side(a, f'array of shape {item.shape}')
         if a.dtype == np.uint8: return Image.fromarray(np.ascontiguousarray(a)).convert('L').convert('RGB')
         a = a.mean(2) if a.ndim == 3 else a
         mode = 'F' if np.issubdtype(a.dtype, np.floating) else 'I'
@@ -170,7 +182,7 @@ def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,3) or (H,W,4)
     try:
         with Image.open(path) as im:
             im.load()
-            return to_gray8(im).convert('RGB')
+            return to_gray8(_check_side(im, str(path))).convert('RGB')
     except UnidentifiedImageError: raise PneumoError(f"{path}: not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise PneumoError(f"{path}: unreadable image ({e})") from None
