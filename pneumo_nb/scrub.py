@@ -18,7 +18,14 @@ from .obtain import index_images
 __all__ = ['MIN_SIDE', 'check_image', 'audit', 'audit_summary', 'duplicate_groups', 'split_by_patient', 'class_weights',
            'downsample', 'to_gray8', 'make_cache', 'open_xray']
 
-# %% ../nbs/02_scrub.ipynb #93d10881
+# %% ../nbs/02_scrub.ipynb #acde4c26
+MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
+
+def _too_small(w:int, h:int)->str|None:
+    "Why a `w`×`h` image cannot be a radiograph, or None when it is large enough."
+    return f"image too small ({w}×{h} px; a radiograph needs at least {MIN_SIDE} px a side)" if min(w, h) < MIN_SIDE else None
+
+# %% ../nbs/02_scrub.ipynb #4457e15b
 def check_image(path:str|Path, # an image file
                )->dict: # ok, error, mode, width, height, bytes, md5
     "Open and fully decode `path`; describe it, or say why it cannot be read."
@@ -31,14 +38,15 @@ def check_image(path:str|Path, # an image file
         with Image.open(path) as im:
             r.update(mode=im.mode, width=im.width, height=im.height)
             im.load()
-        r['ok'] = True
+        r['error'] = _too_small(im.width, im.height)
+        r['ok'] = r['error'] is None
     except UnidentifiedImageError: r['error'] = 'not an image (unrecognised format)'
     except FileNotFoundError: r['error'] = 'file not found'
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         r['error'] = f'unreadable image: {e}'
     return r
 
-# %% ../nbs/02_scrub.ipynb #43d9c6b6
+# %% ../nbs/02_scrub.ipynb #f9adc528
 def audit(df:pd.DataFrame, # index from `index_images`
           n_workers:int=8, # threads reading files in parallel
          )->pd.DataFrame: # `df` with ok, error, mode, width, height, bytes, md5 and dup_group columns
@@ -51,7 +59,7 @@ def audit(df:pd.DataFrame, # index from `index_images`
     for _,r in out[~out.ok].iterrows(): warnings.warn(f"{r.path}: {r.error}")
     return out
 
-# %% ../nbs/02_scrub.ipynb #0438c3d6
+# %% ../nbs/02_scrub.ipynb #3f535306
 def audit_summary(a:pd.DataFrame, # result of `audit`
                  )->pd.DataFrame: # one row per split and label
     "Images, unreadable files, duplicates, modes and sizes per split and label."
@@ -71,7 +79,7 @@ def duplicate_groups(a:pd.DataFrame, # result of `audit`
                                          names=('path', lambda s: ', '.join(Path(p).name for p in s)))
              .assign(crosses_split=lambda x: x.splits.str.contains(','), crosses_label=lambda x: x.labels.str.contains(',')))
 
-# %% ../nbs/02_scrub.ipynb #5f1aa670
+# %% ../nbs/02_scrub.ipynb #1933e8f9
 def split_by_patient(df:pd.DataFrame, # index from `index_images`
                      valid_pct:float=0.15, # share of train patients held out
                      seed:int=42, # makes the split reproducible
@@ -89,7 +97,7 @@ def split_by_patient(df:pd.DataFrame, # index from `index_images`
     df.loc[tr[va], 'is_valid'] = True
     return df
 
-# %% ../nbs/02_scrub.ipynb #4af7b931
+# %% ../nbs/02_scrub.ipynb #e135b874
 def class_weights(df:pd.DataFrame, # rows to weigh, with a `label` column
                  )->list: # one weight per class, in `CLASSES` order
     "Inverse-frequency ('balanced') class weights, from scikit-learn."
@@ -105,7 +113,7 @@ def downsample(df:pd.DataFrame, # index, possibly with `is_valid`
     keep = df[fit].groupby('label', group_keys=False).sample(n=n, random_state=seed).index
     return df[~fit | df.index.isin(keep)]
 
-# %% ../nbs/02_scrub.ipynb #f5b00797
+# %% ../nbs/02_scrub.ipynb #b3d5ae7a
 def _cache_one(job, size):
     src, dst = job
     if dst.exists() and dst.stat().st_mtime >= Path(src).stat().st_mtime: return None
@@ -150,15 +158,11 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
         if e: warnings.warn(e)
     return df.assign(path=[str(d) for d in dsts])
 
-# %% ../nbs/02_scrub.ipynb #b207242b
-MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
-
-# %% ../nbs/02_scrub.ipynb #bd6c0509
+# %% ../nbs/02_scrub.ipynb #e252ec0e
 def _check_side(im, what:str):
     "Return `im` (a PIL image or an array), or raise `PneumoError` naming `what` if a side is under `MIN_SIDE`."
     w, h = im.size if isinstance(im, Image.Image) else im.shape[1::-1]
-    if min(w, h) < MIN_SIDE:
-        raise PneumoError(f"{what}: image too small ({w}×{h} px; a radiograph needs at least {MIN_SIDE} px a side)")
+    if (e := _too_small(w, h)): raise PneumoError(f"{what}: {e}")
     return im
 
 # %% ../nbs/02_scrub.ipynb #97af5c17
