@@ -208,7 +208,7 @@ def plot_gradcam(model:PneumoModel, # a CNN model
     plt.close(fig)
     return fig
 
-# %% ../nbs/05_interpret.ipynb #78af086a
+# %% ../nbs/05_interpret.ipynb #5f94827c
 def cam_border_share(model:PneumoModel, # a CNN model
                      items, # images: paths, PIL images or arrays (a list, or a DataFrame with `path`)
                      band:float=0.15, # width of the outer band, as a fraction of the side
@@ -217,11 +217,12 @@ def cam_border_share(model:PneumoModel, # a CNN model
     if not 0 < band < 0.5: raise PneumoError(f"band must be between 0 and 0.5, not {band}")
     items = items.path.tolist() if isinstance(items, pd.DataFrame) else items if isinstance(items, (list, tuple)) else [items]
     k = max(1, int(round(band*model.size)))
-    edge = np.zeros((model.size, model.size), bool); edge[:k] = edge[-k:] = True; edge[:, :k] = edge[:, -k:] = True
+    edge = np.ones((model.size, model.size), bool); edge[k:-k, k:-k] = False   # the outer band
     rows = []
     for it in items:
         cam, p = gradcam(model, it)
-        rows.append(dict(item=str(it) if isinstance(it, (str, Path)) else f'<{type(it).__name__}>', prob_pneumonia=p, border_share=float(cam[edge].sum()/cam.sum()) if cam.sum() > 0 else np.nan))
+        share = float(cam[edge].sum()/cam.sum()) if cam.sum() > 0 else np.nan   # an all-zero map has no share
+        rows.append(dict(item=str(it) if isinstance(it, (str, Path)) else f'<{type(it).__name__}>', prob_pneumonia=p, border_share=share))
     res = pd.DataFrame(rows)
     res.attrs['uniform'] = float(edge.mean())
     return res

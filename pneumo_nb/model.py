@@ -86,7 +86,7 @@ class DenseNet(nn.Module):
 
 _SCRATCH = {'dense': lambda: DenseNet(), 'small_cnn': lambda: SmallCNN(), 'small_cnn_reg': lambda: SmallCNN(p=0.5)}
 
-# %% ../nbs/04_model.ipynb #4a4117db
+# %% ../nbs/04_model.ipynb #135e71b1
 def _arch(arch:str):
     "What `arch` names: ('scratch', name), ('torchvision', model function) or ('timm', name); unknown names raise."
     if arch in _SCRATCH: return 'scratch', arch
@@ -106,6 +106,11 @@ def _no_weights(arch, e):
 
 _HEADS = dict(fastai={}, linear=dict(concat_pool=False, lin_ftrs=[], ps=0.2, first_bn=False))
 
+def _head_kwargs(head:str)->dict:
+    "fastai's `create_head` arguments for the head named `head`."
+    if head not in _HEADS: raise PneumoError(f"head must be one of {', '.join(_HEADS)}, not {head!r}")
+    return _HEADS[head]
+
 def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:<name>', or 'dense', 'small_cnn', 'small_cnn_reg'
               pretrained:bool=True, # load ImageNet weights into the body (transfer architectures only)
               head:str='linear', # transfer head: 'linear' or 'fastai' (see `train`)
@@ -113,10 +118,10 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
     "Build the network for `arch`: the same module `vision_learner` builds for transfer architectures."
     kind, a = _arch(arch)
     if kind == 'scratch': return _SCRATCH[a]()
-    if head not in _HEADS: raise PneumoError(f"head must be one of {', '.join(_HEADS)}, not {head!r}")
+    hk = _head_kwargs(head)
     offline = arch == 'efficientnet_lite0'
-    try: net = (create_vision_model(a, 2, pretrained=pretrained, **_HEADS[head]) if kind == 'torchvision'
-                else create_timm_model(a, 2, pretrained=pretrained and not offline, **_HEADS[head])[0])
+    try: net = (create_vision_model(a, 2, pretrained=pretrained, **hk) if kind == 'torchvision'
+                else create_timm_model(a, 2, pretrained=pretrained and not offline, **hk)[0])
     except Exception as e: raise _no_weights(arch, e) from None
     if pretrained and offline: net[0].model.load_state_dict(lite0_state_dict(net[0].model))
     return net
@@ -325,7 +330,7 @@ def _subset(df, n, seed):
     pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
     return pd.concat([*pick, df[df.split != 'train']])
 
-# %% ../nbs/04_model.ipynb #99508902
+# %% ../nbs/04_model.ipynb #c8f04606
 def train(data=None, # dataset folder, or an index DataFrame (from `index_images`); `data_dir()` by default
           arch:str='efficientnet_lite0', # network: see `build_net`
           size:int=160, # side of the square model input, pixels
@@ -366,8 +371,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     common = dict(loss_func=CrossEntropyLossFlat(weight=w), metrics=[RocAucBinary(), accuracy], path=tmp, wd=wd)
     if transfer:   # fastai's vision_learner; Lite0's ImageNet weights are loaded offline, then the body frozen
         offline = arch == 'efficientnet_lite0'
-        if head not in _HEADS: raise PneumoError(f"head must be one of {', '.join(_HEADS)}, not {head!r}")
-        try: learn = vision_learner(dls, a, pretrained=pretrained and not offline, normalize=False, **_HEADS[head], **common)
+        hk = _head_kwargs(head)   # outside the try: a bad name is the user's error, not a download failure
+        try: learn = vision_learner(dls, a, pretrained=pretrained and not offline, normalize=False, **hk, **common)
         except Exception as e: raise _no_weights(arch, e) from None
         if pretrained and offline:
             learn.model[0].model.load_state_dict(lite0_state_dict(learn.model[0].model)); learn.freeze()
