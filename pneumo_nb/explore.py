@@ -79,12 +79,12 @@ def plot_geometry(a:pd.DataFrame, # result of `audit`, with width and height
     plt.close(fig)
     return fig
 
-# %% ../nbs/03_explore.ipynb #f6caabc3
-def xray_augmentations(max_rotate:float=10., # degrees of random rotation
-                       max_zoom:float=1.1, # largest random zoom
-                       max_lighting:float=0.2, # brightness and contrast change
+# %% ../nbs/03_explore.ipynb #13075346
+def xray_augmentations(max_rotate:float=15., # degrees of random rotation
+                       max_zoom:float=1.25, # largest random zoom
+                       max_lighting:float=0.4, # brightness and contrast change
                       )->list: # fastai batch transforms
-    "fastai `aug_transforms` for chest radiographs: no flips, no warp, mild rotation, zoom and lighting."
+    "fastai `aug_transforms` for chest radiographs: no flips, no warp; rotation, zoom and lighting."
     from fastai.vision.augment import aug_transforms
     return aug_transforms(do_flip=False, max_rotate=max_rotate, max_zoom=max_zoom, max_lighting=max_lighting,
                           max_warp=0., p_affine=0.75, p_lighting=0.75)

@@ -1,0 +1,105 @@
+#!/usr/bin/env python
+"""Recipe search for the model stage: train named variants of the default, keep every probability.
+
+    python bench/search.py --data ../shared/data/chest_xray --configs base,s224 --seeds 42,43 --out bench/results/search
+
+Each run trains `pneumo_nb.model.train` with the default settings plus the variant's overrides, scores the
+patient-held-out validation rows and the official test set, and appends one JSON line to `<out>/runs.jsonl`
+(settings, seed, time, threshold, test metrics at the validation-chosen threshold, and the validation and test
+probabilities, so threshold rules and ensembles can be compared afterwards without retraining).
+`--budget` stops starting new runs after that many seconds (whatever finished is kept).
+Not a test and not the benchmark (`bench/run.py`): a tool for choosing the default, run by hand.
+"""
+import argparse, functools, json, time
+from pathlib import Path
+import numpy as np
+from PIL import ImageOps
+
+import pneumo_nb.model as pm
+from pneumo_nb.core import POSITIVE, get_device
+from pneumo_nb.explore import xray_augmentations
+from pneumo_nb.obtain import index_images
+from pneumo_nb.scrub import split_by_patient
+
+_CE, _OPEN = pm.CrossEntropyLossFlat, pm.open_xray
+
+def _crop(im, f): w, h = im.size; return im.crop((round(f*w), round(f*h), round((1-f)*w), round((1-f)*h)))
+PRE = {   # image preprocessing, applied in training and prediction alike (search-only knob)
+    'eq':     lambda im: ImageOps.equalize(im),
+    'autoc':  lambda im: ImageOps.autocontrast(im, cutoff=1),
+    'crop10': lambda im: _crop(im, .1),
+    'eqcrop': lambda im: ImageOps.equalize(_crop(im, .1)),
+}
+STRONG_AUG = dict(max_rotate=15., max_zoom=1.25, max_lighting=0.4)   # `xray_augmentations`' defaults since the search
+MILD_AUG = dict(max_rotate=10., max_zoom=1.1, max_lighting=0.2)      # its defaults before: what 'base' trained with
+
+# overrides of `train`'s defaults (every config names its augmentation, so the records stay comparable); `aug` and `label_smoothing` are search-only knobs patched in below
+CONFIGS = {
+    'base':      dict(aug=MILD_AUG),
+    's224':      dict(aug=MILD_AUG, size=224),
+    's160e6':    dict(aug=MILD_AUG, epochs=6),
+    's224e6':    dict(aug=MILD_AUG, size=224, epochs=6),
+    's224aug':   dict(size=224, aug=STRONG_AUG),
+    's224ls':    dict(aug=MILD_AUG, size=224, label_smoothing=0.1),
+    's224nobal': dict(aug=MILD_AUG, size=224, balance=None),
+    's224ft':    dict(aug=MILD_AUG, size=224, freeze_epochs=1),
+    's224e10':   dict(aug=MILD_AUG, size=224, epochs=10, lr=5e-4),
+    's224e6aug': dict(size=224, epochs=6, aug=STRONG_AUG),
+    's160aug':   dict(aug=STRONG_AUG),
+    's160e6aug': dict(epochs=6, aug=STRONG_AUG),
+    'xaug':      dict(aug=dict(max_rotate=20., max_zoom=1.4, max_lighting=0.5)),
+    'default':   {},   # `train`'s defaults as they are now (= 's160aug')
+    'eq':        dict(aug=MILD_AUG, pre='eq'),
+    'autoc':     dict(aug=MILD_AUG, pre='autoc'),
+    'crop10':    dict(aug=MILD_AUG, pre='crop10'),
+    'eqcrop':    dict(aug=MILD_AUG, pre='eqcrop'),
+    'eqaug':     dict(pre='eq', aug=STRONG_AUG),
+    'nobal':     dict(aug=MILD_AUG, balance=None),
+    's224eq':    dict(aug=MILD_AUG, size=224, pre='eq'),
+}
+
+def run(df, name, seed, subset=None):
+    cfg = dict(CONFIGS[name])
+    aug, ls, pre = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None)
+    pm.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN
+    pm.xray_augmentations = functools.partial(xray_augmentations, **aug) if aug else xray_augmentations
+    pm.CrossEntropyLossFlat = functools.partial(_CE, label_smoothing=ls)
+    t = time.time()
+    m = pm.train(df, seed=seed, progress=False, subset=subset, **cfg)
+    secs = time.time() - t
+    va, te = df[df.is_valid], df[df.split == 'test']
+    pv = m.predict(va, progress=False).prob_pneumonia.values
+    pt = m.predict(te, progress=False).prob_pneumonia.values
+    yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
+    mt = pm.metrics_table(yt, pt, m.threshold, n_boot=0).value
+    return dict(name=name, seed=seed, settings=CONFIGS[name], train_s=round(secs, 1), device=str(m.device), threshold=m.threshold,
+                val_auc=m.meta['val_metrics']['roc_auc'], **{f'test_{k}': round(float(mt[k]), 4) for k in
+                ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']},
+                val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=np.round(pv, 6).tolist(),
+                test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=np.round(pt, 6).tolist())
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--data', help='dataset folder')
+    ap.add_argument('--configs', default=','.join(CONFIGS), help='comma-separated names: ' + ', '.join(CONFIGS))
+    ap.add_argument('--seeds', default='42', help='comma-separated seeds; every config runs once per seed, seed-major')
+    ap.add_argument('--budget', type=float, default=None, help='seconds after which no new run starts')
+    ap.add_argument('--subset', type=int, help='images per class (a check of the script only)')
+    ap.add_argument('--out', default='bench/results/search')
+    args = ap.parse_args()
+    names = args.configs.split(',')
+    for n in names:
+        if n not in CONFIGS: ap.error(f"unknown config {n!r}")
+    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    df = split_by_patient(index_images(args.data))
+    t0 = time.time()
+    print(f"device {get_device()}; {len(df)} images", flush=True)
+    for seed in map(int, args.seeds.split(',')):
+        for n in names:
+            if args.budget and time.time() - t0 > args.budget: print('budget spent; stopping'); return
+            r = run(df, n, seed, args.subset)
+            with open(out/'runs.jsonl', 'a') as f: f.write(json.dumps(r) + '\n')
+            print(f"{n:10s} seed {seed}: " + ', '.join(f"{k}={r[k]:.4g}" for k in ['train_s', 'threshold', 'val_auc', 'test_accuracy',
+                  'test_sensitivity', 'test_specificity', 'test_roc_auc']), flush=True)
+
+if __name__ == '__main__': main()
