@@ -31,7 +31,7 @@ def collect_images(paths:list, # files and folders
             if not p.exists(): notes.append(f"{p}: no such file or folder")
     return files, notes
 
-# %% ../nbs/06_cli.ipynb #2af9c7b2
+# %% ../nbs/06_cli.ipynb #929c7775
 def _md_table(df):
     df = df.reset_index()
     fmt = lambda v: f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)
@@ -53,6 +53,15 @@ def write_report(out:Path, # the report folder
                    training=model.meta.get('training'), **extra)
     with atomic_path(out/'metrics.json') as t: t.write_text(json.dumps(metrics, indent=2, default=float))
     figs = '\n\n'.join(f"### {k.replace('_', ' ')}\n\n![{k}]({Path(v).name})" for k,v in figures.items())
+    framing = '' if not extra.get('framing') else f"""## Framing check (validation patients)
+
+Share of each class flagged PNEUMONIA when every validation image is re-framed wider (zoom below 1) or tighter
+(zoom above 1) than it was taken (`pneumo_nb.interpret.framing_stress`). A model that reads the lungs, not the
+field of view, flags normal children about as often at every zoom.
+
+{_md_table(pd.DataFrame(extra['framing']).T)}
+
+"""
     s = ev.summary()
     md = f"""# pneumo_nb report
 
@@ -74,7 +83,7 @@ Confusion matrix:
 
 {_md_table(ev.confusion)}
 
-## Data audit
+{framing}## Data audit
 
 {_md_table(summary)}
 
@@ -197,7 +206,7 @@ def cmd_predict(a):
     if n_err == len(res): raise PneumoError(f"none of the {len(res)} files could be read (see {a.out})")
     return 0
 
-# %% ../nbs/06_cli.ipynb #8f45829b
+# %% ../nbs/06_cli.ipynb #e53d13db
 def cmd_run(a):
     from pneumo_nb.model import train, load_model, evaluate
     from pneumo_nb.explore import explore
@@ -228,6 +237,7 @@ def cmd_run(a):
     times['total_s'] = round(time.time()-t0, 1)
     extra = dict(data=str(root), n_images=len(aud), n_unreadable=len(bad), temperature=res['temperature'],
                  missed_by_kind=res['missed_by_kind'].to_dict('index') if res['missed_by_kind'] is not None else None,
+                 framing=res['framing'].round(4).to_dict('index') if res['framing'] is not None else None,
                  seconds=times, device=str(get_device(a.cpu)))
     rep = write_report(out, model, ev, summary, figs, extra)
     print(ev.metrics.round(3).to_string()); print(f"report: {rep}  ({times['total_s']} s)"); _log(DISCLAIMER)

@@ -17,8 +17,8 @@ from .model import PneumoModel, Evaluation, evaluate, SmallCNN, DenseNet
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_curves', 'expected_calibration_error', 'fit_temperature', 'plot_reliability', 'plot_gallery',
-           'plot_top_losses', 'missed_by_kind', 'gradcam', 'plot_gradcam', 'cam_border_share', 'lime_explain',
-           'plot_activations', 'interpret']
+           'plot_top_losses', 'missed_by_kind', 'gradcam', 'plot_gradcam', 'cam_border_share', 'reframe',
+           'framing_stress', 'lime_explain', 'plot_activations', 'interpret']
 
 # %% ../nbs/05_interpret.ipynb #5bb5e46f
 def _as_eval(src, items=None):
@@ -227,7 +227,36 @@ def cam_border_share(model:PneumoModel, # a CNN model
     res.attrs['uniform'] = float(edge.mean())
     return res
 
-# %% ../nbs/05_interpret.ipynb #f1be6bae
+# %% ../nbs/05_interpret.ipynb #48e2ddd2
+def reframe(item, # one image: path, PIL image or array
+            zoom:float, # above 1: keep the central 1/zoom of each side (tighter); below 1: shrink inside a black border (wider)
+           )->Image.Image: # 8-bit RGB image at the input's own size
+    "The radiograph as if collimated tighter (`zoom` > 1) or wider (`zoom` < 1) than it was."
+    if not 0.2 <= zoom <= 5: raise PneumoError(f"zoom must be between 0.2 and 5, not {zoom}")
+    im = open_xray(item); w, h = im.size
+    if zoom >= 1:
+        cw, ch = w/zoom, h/zoom
+        return im.crop((round((w-cw)/2), round((h-ch)/2), round((w+cw)/2), round((h+ch)/2))).resize((w, h), Image.Resampling.BILINEAR)
+    sw, sh = max(1, round(w*zoom)), max(1, round(h*zoom))
+    canvas = Image.new('RGB', (w, h))
+    canvas.paste(im.resize((sw, sh), Image.Resampling.BILINEAR), ((w-sw)//2, (h-sh)//2))
+    return canvas
+
+def framing_stress(model:PneumoModel, # a trained model
+                   items:pd.DataFrame, # labelled images: `path` and `label` columns (an index, or some rows of it)
+                   zooms:tuple=(0.77, 1., 1.3, 1.6), # framings to score (1: as taken)
+                  )->pd.DataFrame: # one row per class: share flagged PNEUMONIA at each zoom, and the count
+    "Share of each class flagged PNEUMONIA at the model's threshold when every image is re-framed by each zoom."
+    _check_model(model)
+    if not {'path', 'label'} <= set(items.columns): raise PneumoError("framing_stress needs `path` and `label` columns")
+    res = {}
+    for z in zooms:
+        p = model.predict([reframe(q, z) for q in items.path], progress=False)
+        res[f'zoom {z:g}'] = (p.prob_pneumonia.values >= model.threshold)
+    flags = pd.DataFrame(res, index=items.index).groupby(items.label.values).mean()
+    return flags.assign(n=items.groupby('label').size()).rename_axis('label')
+
+# %% ../nbs/05_interpret.ipynb #39805358
 def lime_explain(model:PneumoModel, # a trained model
                  item, # one image: path, PIL image or array
                  num_samples:int=1000, # perturbed images scored by the model
@@ -252,7 +281,7 @@ def lime_explain(model:PneumoModel, # a trained model
     plt.close(fig)
     return fig
 
-# %% ../nbs/05_interpret.ipynb #e6b29e4d
+# %% ../nbs/05_interpret.ipynb #7a59c1de
 def _stages(model):
     body = _body(model)
     mods = list(body.model.blocks) if hasattr(getattr(body, 'model', None), 'blocks') else list(body.children())
@@ -280,7 +309,7 @@ def plot_activations(model:PneumoModel, # a CNN model
     plt.close(fig)
     return fig
 
-# %% ../nbs/05_interpret.ipynb #093c377f
+# %% ../nbs/05_interpret.ipynb #3cbcb0c2
 def interpret(model:PneumoModel, # a trained model
               items:pd.DataFrame, # labelled items to explain (the official test split)
               valid_items:pd.DataFrame|None=None, # validation rows, to fit the temperature
@@ -288,8 +317,8 @@ def interpret(model:PneumoModel, # a trained model
               ev:Evaluation|None=None, # an evaluation of `model` on `items`, if already computed
               lime_samples:int=1000, # LIME samples
               n:int=8, # images per gallery
-             )->dict: # figure name -> PNG path, plus 'temperature' and 'missed_by_kind'
-    "Draw and save every interpretation figure for `model` on `items`."
+             )->dict: # figure name -> PNG path, plus 'temperature', 'missed_by_kind' and 'framing' (None without `valid_items`)
+    "Draw and save every interpretation figure for `model` on `items`; check its temperature and framing on `valid_items`."
     _check_model(model)
     ev = ev or evaluate(model, items, split=None, n_boot=0)
     T = fit_temperature(model, valid_items) if valid_items is not None and len(valid_items) else None
@@ -305,4 +334,5 @@ def interpret(model:PneumoModel, # a trained model
     res = {k: save_fig(f, k, out) for k,f in figs.items()}
     res['temperature'] = T
     res['missed_by_kind'] = missed_by_kind(ev) if 'kind' in ev.preds else None
+    res['framing'] = framing_stress(model, valid_items) if valid_items is not None and len(valid_items) else None
     return res
