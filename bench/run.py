@@ -70,7 +70,7 @@ def plain_pytorch(df, seed, args, dev, size=160, bs=32, epochs=3, lr=1e-3):
     import timm, torchvision.transforms as T
     seed_everything(seed)
     norm = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-    tr_tfm = T.Compose([T.Resize((size, size)), T.RandomAffine(15, scale=(1., 1.25)), T.ColorJitter(0.4, 0.4), T.ToTensor(), norm])
+    tr_tfm = T.Compose([T.Resize((size, size)), T.RandomAffine(15, scale=(0.7, 1.6), fill=0), T.ColorJitter(0.4, 0.4), T.ToTensor(), norm])
     ev_tfm = T.Compose([T.Resize((size, size)), T.ToTensor(), norm])
     tr = df[(df.split == 'train') & ~df.is_valid]; va = df[df.is_valid]; te = df[df.split == 'test']
     if args.subset: tr = tr.groupby('label').sample(args.subset, random_state=seed)

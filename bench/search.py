@@ -6,19 +6,22 @@
 Each run trains `pneumo_nb.model.train` with the default settings plus the variant's overrides, scores the
 patient-held-out validation rows and the official test set, and appends one JSON line to `<out>/runs.jsonl`
 (settings, seed, time, threshold, test metrics at the validation-chosen threshold, and the validation and test
-probabilities, so threshold rules and ensembles can be compared afterwards without retraining).
+probabilities, so threshold rules and ensembles can be compared afterwards without retraining), and the share of
+validation images of each class flagged PNEUMONIA when re-framed tighter or wider (`framing_stress`): a check
+that needs no test labels, so recipes can be chosen on it honestly.
 `--budget` stops starting new runs after that many seconds (whatever finished is kept).
 Not a test and not the benchmark (`bench/run.py`): a tool for choosing the default, run by hand.
 """
 import argparse, functools, json, time
 from pathlib import Path
-import numpy as np
+import numpy as np, torch
 from PIL import ImageOps
 
 import pneumo_nb.model as pm
 from pneumo_nb.core import POSITIVE, get_device
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import split_by_patient
+from pneumo_nb.interpret import framing_stress
 
 _CE, _OPEN = pm.CrossEntropyLossFlat, pm.open_xray
 
@@ -29,8 +32,9 @@ PRE = {   # image preprocessing, applied in training and prediction alike (searc
     'crop10': lambda im: _crop(im, .1),
     'eqcrop': lambda im: ImageOps.equalize(_crop(im, .1)),
 }
-STRONG_AUG = dict(max_rotate=15., max_zoom=1.25, max_lighting=0.4)   # `xray_augmentations`' defaults since the search
-MILD_AUG = dict(max_rotate=10., max_zoom=1.1, max_lighting=0.2)      # its defaults before: what 'base' trained with
+FRAME_AUG = dict(max_rotate=15., min_zoom=0.7, max_zoom=1.6, max_lighting=0.4, pad_mode='zeros')   # `xray_augmentations`' defaults now
+STRONG_AUG = dict(max_rotate=15., min_zoom=1., max_zoom=1.25, max_lighting=0.4, pad_mode='reflection')   # its defaults after the GPU search
+MILD_AUG = dict(max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2, pad_mode='reflection')      # its defaults before: what 'base' trained with
 
 # overrides of `train`'s defaults; every config names its augmentation (`aug`, passed as `train(augment=...)`) so the
 # records stay comparable. `pre` and `label_smoothing` were rejected, so they are not `train` arguments: `run` patches
@@ -49,7 +53,11 @@ CONFIGS = {
     's160aug':   dict(aug=STRONG_AUG),
     's160e6aug': dict(epochs=6, aug=STRONG_AUG),
     'xaug':      dict(aug=dict(max_rotate=20., max_zoom=1.4, max_lighting=0.5)),
-    'default':   {},   # `train`'s defaults as they are now (= 's160aug')
+    # framing: zoom out (black border) as well as in, so a tight or a wide field of view says nothing about the class
+    'frame':     dict(aug=FRAME_AUG),
+    # framing plus a width-only stretch of up to 1.3x either way (p 0.5): squashing to a square stretched the classes differently
+    'framesq':   dict(aug=FRAME_AUG, squish=True),
+    'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
     'crop10':    dict(aug=MILD_AUG, pre='crop10'),
@@ -59,14 +67,30 @@ CONFIGS = {
     's224eq':    dict(aug=MILD_AUG, size=224, pre='eq'),
 }
 
-def run(df, name, seed, subset=None):
+def _squish_mat(x, max_squish=1.3, p=0.5):   # fastai affine matrix: stretch or squeeze the width alone, by up to `max_squish`
+    from fastai.vision.augment import affine_mat, t0
+    s = x.new_empty(x.size(0)).uniform_(-np.log(max_squish), np.log(max_squish)).exp()
+    s = torch.where(x.new_empty(x.size(0)).uniform_() < p, s, torch.ones_like(s))
+    return affine_mat(s, t0(s), t0(s), t0(s), torch.ones_like(s), t0(s))
+
+_AUG = pm.xray_augmentations
+def _with_squish(**kw):   # `xray_augmentations` plus a width-only stretch (search-only knob, patched in by `run`)
+    from fastai.vision.augment import AffineCoordTfm
+    return _AUG(**kw) + [AffineCoordTfm(aff_fs=[functools.partial(_squish_mat)], pad_mode=kw.get('pad_mode', 'zeros'))]
+
+def stress(m, rows):   # `framing_stress` of pneumo_nb.interpret as {zoom: share flagged}, for one class's rows
+    return {k.split()[1]: round(float(v), 4) for k, v in framing_stress(m, rows).drop(columns='n').iloc[0].items()}
+
+def run(df, name, seed, subset=None, save=None):
     cfg = dict(CONFIGS[name])
-    aug, ls, pre = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None)
+    aug, ls, pre, sq = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None), cfg.pop('squish', False)
+    pm.xray_augmentations = _with_squish if sq else _AUG
     pm.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN
     pm.CrossEntropyLossFlat = functools.partial(_CE, label_smoothing=ls)
     t = time.time()
     m = pm.train(df, seed=seed, progress=False, subset=subset, augment=aug or True, **cfg)
     secs = time.time() - t
+    if save: m.save(Path(save)/f'{name}-{seed}')
     va, te = df[df.is_valid], df[df.split == 'test']
     pv = m.predict(va, progress=False).prob_pneumonia.values
     pt = m.predict(te, progress=False).prob_pneumonia.values
@@ -76,7 +100,8 @@ def run(df, name, seed, subset=None):
                 val_auc=m.meta['val_metrics']['roc_auc'], **{f'test_{k}': round(float(mt[k]), 4) for k in
                 ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']},
                 val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=np.round(pv, 6).tolist(),
-                test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=np.round(pt, 6).tolist())
+                test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=np.round(pt, 6).tolist(),
+                stress_val_normal=stress(m, va[va.label != POSITIVE]), stress_val_pneumonia=stress(m, va[va.label == POSITIVE]))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +111,7 @@ def main():
     ap.add_argument('--budget', type=float, default=None, help='seconds after which no new run starts')
     ap.add_argument('--subset', type=int, help='images per class (a check of the script only)')
     ap.add_argument('--out', default='bench/results/search')
+    ap.add_argument('--save', help='folder to keep each trained model in (as <config>-<seed>); not kept by default')
     args = ap.parse_args()
     names = args.configs.split(',')
     for n in names:
@@ -97,9 +123,9 @@ def main():
     for seed in map(int, args.seeds.split(',')):
         for n in names:
             if args.budget and time.time() - t0 > args.budget: print('budget spent; stopping'); return
-            r = run(df, n, seed, args.subset)
+            r = run(df, n, seed, args.subset, args.save)
             with open(out/'runs.jsonl', 'a') as f: f.write(json.dumps(r) + '\n')
             print(f"{n:10s} seed {seed}: " + ', '.join(f"{k}={r[k]:.4g}" for k in ['train_s', 'threshold', 'val_auc', 'test_accuracy',
-                  'test_sensitivity', 'test_specificity', 'test_roc_auc']), flush=True)
+                  'test_sensitivity', 'test_specificity', 'test_roc_auc']) + f"; validation flagged when re-framed: normal {r['stress_val_normal']}, pneumonia {r['stress_val_pneumonia']}", flush=True)
 
 if __name__ == '__main__': main()

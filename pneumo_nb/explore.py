@@ -79,15 +79,17 @@ def plot_geometry(a:pd.DataFrame, # result of `audit`, with width and height
     plt.close(fig)
     return fig
 
-# %% ../nbs/03_explore.ipynb #13075346
+# %% ../nbs/03_explore.ipynb #d8408c9b
 def xray_augmentations(max_rotate:float=15., # degrees of random rotation
-                       max_zoom:float=1.25, # largest random zoom
+                       max_zoom:float=1.6, # largest random zoom (above 1: zoom in, framing tighter)
                        max_lighting:float=0.4, # brightness and contrast change
+                       min_zoom:float=0.7, # smallest random zoom (below 1: zoom out, framing wider)
+                       pad_mode:str='zeros', # what fills the border uncovered by rotation or zoom-out: 'zeros', 'border' or 'reflection'
                       )->list: # fastai batch transforms
     "fastai `aug_transforms` for chest radiographs: no flips, no warp; rotation, zoom and lighting."
     from fastai.vision.augment import aug_transforms
-    return aug_transforms(do_flip=False, max_rotate=max_rotate, max_zoom=max_zoom, max_lighting=max_lighting,
-                          max_warp=0., p_affine=0.75, p_lighting=0.75)
+    return aug_transforms(do_flip=False, max_rotate=max_rotate, min_zoom=min_zoom, max_zoom=max_zoom, max_lighting=max_lighting,
+                          max_warp=0., p_affine=0.75, p_lighting=0.75, pad_mode=pad_mode)
 
 def plot_augmentations(path:str|Path, # one radiograph
                        n:int=8, # augmented versions shown

@@ -128,7 +128,7 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
     if pretrained and offline: net[0].model.load_state_dict(lite0_state_dict(net[0].model))
     return net
 
-# %% ../nbs/04_model.ipynb #4953bc78
+# %% ../nbs/04_model.ipynb #84edf6b5
 def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
                      p:np.ndarray, # predicted probability of PNEUMONIA
                      rule:str='recall', # 'recall': highest threshold reaching `target_recall`; 'f1': best F1
@@ -139,7 +139,7 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
     y, p = np.asarray(y), np.asarray(p, dtype=float)
     if len(set(y)) < 2: raise PneumoError("choosing a threshold needs both classes among the validation images")
     if rule == 'recall':
-        _, tpr, thr = roc_curve(y, p)
+        _, tpr, thr = roc_curve(y, p, drop_intermediate=False)   # every cut point, or the exact one may be skipped
         return float(min(1., thr[np.argmax(tpr >= target_recall)]))
     if rule == 'f1':
         prec, rec, thr = precision_recall_curve(y, p)
@@ -470,7 +470,29 @@ def evaluate(model:PneumoModel, # a trained or loaded model
                       index=[f'true {c}' for c in CLASSES], columns=[f'predicted {c}' for c in CLASSES])
     return Evaluation(metrics_table(y, p, thr, n_boot=n_boot, seed=seed), cm, preds, float(thr))
 
-# %% ../nbs/04_model.ipynb #aa76e9f8
+# %% ../nbs/04_model.ipynb #2546a686
+@patch
+def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled films: `path` and `label` columns, both classes
+                rule:str|None=None, # 'recall' or 'f1'; the model's own rule by default
+                target_recall:float|None=None, # recall the 'recall' rule must reach; the model's own target by default
+               )->PneumoModel: # a copy sharing the weights, with the threshold chosen on `items`
+    "A copy of the model whose decision threshold is chosen on `items`, a screening site's own labelled films."
+    if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
+        raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
+    rule = rule or self.meta.get('threshold_rule', 'recall')
+    target_recall = target_recall or self.meta.get('target_recall', 0.95)
+    p = self.predict(items, progress=False).prob_pneumonia.values
+    y = (items.label == POSITIVE).astype(int).values
+    meta = json.loads(json.dumps(self.meta))   # a deep copy; the original keeps its threshold
+    names = '\n'.join(sorted(f"{Path(q).name}|{l}" for q, l in zip(items.path, items.label)))
+    meta.update(threshold=choose_threshold(y, p, rule, target_recall), threshold_rule=rule, target_recall=target_recall,
+                threshold_source=dict(kind='site', n=len(items), n_pneumonia=int(y.sum()), previous_threshold=self.threshold,
+                                      fingerprint=hashlib.sha256(names.encode()).hexdigest()))
+    m = PneumoModel(self.net, meta)
+    m.device = self.device
+    return m
+
+# %% ../nbs/04_model.ipynb #de1fb991
 ITERATIONS = {
     'dense':             dict(arch='dense', size=64, pretrained=False, epochs=6, lr=1e-3),
     'small_cnn':         dict(arch='small_cnn', size=128, pretrained=False, epochs=6, lr=3e-3, wd=0.),
