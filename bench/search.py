@@ -76,10 +76,11 @@ def _squish_mat(x, max_squish=1.3, p=0.5):   # fastai affine matrix: stretch or 
 _AUG = pm.xray_augmentations
 def _with_squish(**kw):   # `xray_augmentations` plus a width-only stretch (search-only knob, patched in by `run`)
     from fastai.vision.augment import AffineCoordTfm
-    return _AUG(**kw) + [AffineCoordTfm(aff_fs=[functools.partial(_squish_mat)], pad_mode=kw.get('pad_mode', 'zeros'))]
+    return _AUG(**kw) + [AffineCoordTfm(aff_fs=[_squish_mat], pad_mode=kw.get('pad_mode', 'zeros'))]
 
-def stress(m, rows):   # `framing_stress` of pneumo_nb.interpret as {zoom: share flagged}, for one class's rows
-    return {k.split()[1]: round(float(v), 4) for k, v in framing_stress(m, rows).drop(columns='n').iloc[0].items()}
+def stress(m, rows):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}
+    fs = framing_stress(m, rows).drop(columns='n')
+    return {c: {k.split()[1]: round(float(v), 4) for k, v in fs.loc[c].items()} for c in fs.index}
 
 def run(df, name, seed, subset=None, save=None):
     cfg = dict(CONFIGS[name])
@@ -101,7 +102,7 @@ def run(df, name, seed, subset=None, save=None):
                 ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']},
                 val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=np.round(pv, 6).tolist(),
                 test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=np.round(pt, 6).tolist(),
-                stress_val_normal=stress(m, va[va.label != POSITIVE]), stress_val_pneumonia=stress(m, va[va.label == POSITIVE]))
+                **{f'stress_val_{c.lower()}': v for c, v in stress(m, va).items()})
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
