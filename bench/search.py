@@ -86,13 +86,8 @@ def _with_squish(**kw):   # `xray_augmentations` plus a width-only stretch (sear
     return _AUG(**kw) + [AffineCoordTfm(aff_fs=[_squish_mat], pad_mode=kw.get('pad_mode', 'zeros'))]
 
 def _blurred(x, sigma):   # each image of a batch (B,C,H,W) blurred by its own Gaussian width `sigma` (B,), in pixels; 0: unchanged
-    import torch.nn.functional as F
-    B, C, H, W = x.shape
-    r = max(1, int(np.ceil(3*float(sigma.max())))); t = torch.arange(-r, r+1, device=x.device, dtype=x.dtype)
-    k = torch.exp(-t[None]**2/(2*sigma[:, None].clamp_min(1e-3)**2)); k = (k/k.sum(1, keepdim=True)).repeat_interleave(C, 0)
-    y = F.conv2d(F.pad(x.reshape(1, B*C, H, W), (r, r, 0, 0), mode='replicate'), k[:, None, None, :], groups=B*C)
-    y = F.conv2d(F.pad(y, (0, 0, r, r), mode='replicate'), k[:, None, :, None], groups=B*C)
-    return y.reshape(B, C, H, W)
+    from torchvision.transforms.v2.functional import gaussian_blur
+    return torch.stack([gaussian_blur(im, 2*int(np.ceil(3*s))+1, s) if s > 0 else im for im, s in zip(x, sigma.tolist())])
 
 def _with_blur(max_blur, p=0.5, **kw):   # `xray_augmentations` plus a random Gaussian blur per training image (search-only knob)
     from fastai.vision.augment import RandTransform
