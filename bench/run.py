@@ -18,7 +18,7 @@ import numpy as np, pandas as pd, torch
 from pneumo_nb.core import get_device, seed_everything, POSITIVE, CLASSES, DISCLAIMER
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import split_by_patient, class_weights, open_xray
-from pneumo_nb.model import train, evaluate, choose_threshold, metrics_table, xray_dataloaders, lite0_state_dict
+from pneumo_nb.model import train, evaluate, choose_threshold, metrics_table, xray_dataloaders, lite_state_dict
 import pneumo_nb
 
 METRICS = ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']
@@ -77,7 +77,7 @@ def plain_pytorch(df, seed, args, dev, size=160, bs=32, epochs=3, lr=1e-3):
     y = lambda d: (d.label == POSITIVE).astype(int).tolist()
     dl = torch.utils.data.DataLoader(Images(tr.path, y(tr), tr_tfm), bs, shuffle=True, drop_last=True)
     net = timm.create_model('efficientnet_lite0', num_classes=0)
-    net.load_state_dict(lite0_state_dict(net))
+    net.load_state_dict(lite_state_dict(net))
     net.reset_classifier(2)
     net = net.to(dev, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)

