@@ -337,23 +337,27 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` (or its m
     if cpu: m.device = torch.device('cpu')
     return m
 
-# %% ../nbs/04_model.ipynb #71fe7a2a
+# %% ../nbs/04_model.ipynb #75fd6db6
 @torch.no_grad()
 def recalibrate_bn(net:nn.Module, # network whose BatchNorm layers are re-estimated, in place
                    batches, # iterable of input batches (tensors already on the network's device)
                   )->int: # number of images the statistics came from
     "Replace every BatchNorm layer's running mean and variance in `net` by their averages over `batches`; weights unchanged."
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    state = net.training, [m.momentum for m in bns]
-    net.eval()
+    saved = [{k: v.clone() for k,v in m.state_dict().items()} for m in bns]   # put back if this fails: the model stays usable
+    was_training, momenta = net.training, [m.momentum for m in bns]
+    net.eval()   # only BatchNorm gathers statistics; dropout stays off (torch's `swa_utils.update_bn` would train every module)
     for m in bns: m.reset_running_stats(); m.momentum = None; m.train()   # momentum None: an equal-weight average over batches
     n = 0
     try:
         for x in batches: net(x); n += len(x)
+        if bns and not n: raise PneumoError("recalibrate_bn: no images to estimate the BatchNorm statistics from")
+    except BaseException:
+        for m, sd in zip(bns, saved): m.load_state_dict(sd)
+        raise
     finally:
-        for m, mom in zip(bns, state[1]): m.momentum = mom
-        net.train(state[0])
-    if bns and not n: raise PneumoError("recalibrate_bn: no images to estimate the BatchNorm statistics from")
+        for m, mom in zip(bns, momenta): m.momentum = mom
+        net.train(was_training)
     return n
 
 # %% ../nbs/04_model.ipynb #c93300de
