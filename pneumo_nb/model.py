@@ -26,7 +26,7 @@ from .explore import xray_augmentations
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'FORMAT', 'FORMAT_VERSION', 'ITERATIONS', 'xray_dataloaders', 'lite_state_dict', 'SmallCNN',
            'DenseNet', 'build_net', 'choose_threshold', 'metrics_table', 'PneumoModel', 'load_model', 'recalibrate_bn',
-           'train', 'Evaluation', 'evaluate', 'compare']
+           'train', 'training_split', 'Evaluation', 'evaluate', 'compare']
 
 # %% ../nbs/04_model.ipynb #e54ae7bf
 def _xray_image(p): return PILImage(open_xray(p))
@@ -373,7 +373,7 @@ def _subset(df, n, seed):
     pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
     return pd.concat([*pick, df[df.split != 'train']])
 
-# %% ../nbs/04_model.ipynb #2e18fe2f
+# %% ../nbs/04_model.ipynb #c3a2fb5b
 def train(data=None, # dataset folder, or an index DataFrame (from `index_images`); `data_dir()` by default
           arch:str='efficientnet_lite0', # network: see `build_net`
           size:int=160, # side of the square model input, pixels
@@ -401,7 +401,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     t0 = time.time()
     seed_everything(seed)
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
-    if 'is_valid' not in df: df = split_by_patient(df, valid_pct, seed)
+    split_seed = None if 'is_valid' in df else seed   # None: the caller made the split (`training_split` then needs its seed)
+    if split_seed is not None: df = split_by_patient(df, valid_pct, seed)
     if subset: df = _subset(df, subset, seed)
     if balance == 'downsample': df = downsample(df, seed)
     elif balance not in ('weights', None): raise PneumoError(f"balance must be 'weights', 'downsample' or None, not {balance!r}")
@@ -448,7 +449,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
                 threshold=0.5, threshold_rule=threshold_rule, target_recall=target_recall, disclaimer=DISCLAIMER,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                 training=dict(epochs=epochs, freeze_epochs=freeze_epochs, lr_ratio=lr_ratio, head=head, bs=bs, lr=lr, seed=seed, valid_pct=valid_pct,
-                              balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd, recalibrate=recalibrate,
+                              balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd, recalibrate=recalibrate, split_seed=split_seed,
                               n_train=len(fit_rows), n_valid=int(df.is_valid.sum()), best_valid_auc_fastai=best_auc,
                               device=str(device), data_fingerprint=_fingerprint(df[df.split == 'train'])))
     model = PneumoModel(net, meta, learn)
@@ -465,7 +466,27 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if out is not None: model.save(out)
     return model
 
-# %% ../nbs/04_model.ipynb #9cc9e7b5
+# %% ../nbs/04_model.ipynb #e1269899
+def training_split(model:PneumoModel, # a trained or loaded model
+                   data=None, # dataset folder, or an index DataFrame (from `index_images`); `data_dir()` by default
+                   split_seed:int|None=None, # the seed the split was made with; by default the one the model records, else its training seed
+                  )->pd.DataFrame: # the index with `is_valid` as in training (the full index: `subset` is not re-applied)
+    "The index with the patient split `model` was trained and validated on, rebuilt and checked against its data fingerprint."
+    tr = model.meta.get('training') or {}
+    if 'data_fingerprint' not in tr: raise PneumoError("this model records no training data fingerprint: its split cannot be checked")
+    df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    df = df.drop(columns='is_valid', errors='ignore')
+    if split_seed is None: split_seed = tr.get('split_seed') if tr.get('split_seed') is not None else tr.get('seed', 42)
+    s = split_by_patient(df, tr.get('valid_pct', 0.15), split_seed)
+    seen = _subset(s, tr['subset'], tr['seed']) if tr.get('subset') else s
+    if tr.get('balance') == 'downsample': seen = downsample(seen, tr['seed'])
+    if _fingerprint(seen[seen.split == 'train']) != tr['data_fingerprint']:
+        raise PneumoError(f"the patient split with seed {split_seed} (valid_pct {tr.get('valid_pct', 0.15)}) of these {len(df)} images is not the one "
+                          "this model was trained on (the data fingerprint differs): pass the seed the split was made with as "
+                          "`split_seed`, and the data folder the model was trained on")
+    return s
+
+# %% ../nbs/04_model.ipynb #9754b308
 @dataclass
 class Evaluation:
     "Metrics (with 95% CIs), confusion matrix and per-image predictions of one model on one set of images."
@@ -508,7 +529,7 @@ def evaluate(model:PneumoModel, # a trained or loaded model
                       index=[f'true {c}' for c in CLASSES], columns=[f'predicted {c}' for c in CLASSES])
     return Evaluation(metrics_table(y, p, thr, n_boot=n_boot, seed=seed), cm, preds, float(thr))
 
-# %% ../nbs/04_model.ipynb #4298b464
+# %% ../nbs/04_model.ipynb #aa460cc2
 @patch
 def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled films: `path` and `label` columns, both classes
                 rule:str|None=None, # 'recall' or 'f1'; the model's own rule by default
@@ -530,7 +551,7 @@ def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled fi
     m.device = self.device
     return m
 
-# %% ../nbs/04_model.ipynb #b7287440
+# %% ../nbs/04_model.ipynb #ff2948fc
 ITERATIONS = {
     'dense':             dict(arch='dense', size=64, pretrained=False, epochs=6, lr=1e-3),
     'small_cnn':         dict(arch='small_cnn', size=128, pretrained=False, epochs=6, lr=3e-3, wd=0.),
