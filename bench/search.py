@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import ImageFilter, ImageOps
 from fastai.callback.mixup import MixUp
+from fastai.callback.core import Callback
 
 import pneumo_nb.model as pm, pneumo_nb.interpret as pi
 from pneumo_nb.core import POSITIVE, get_device
@@ -39,7 +40,7 @@ STRONG_AUG = dict(max_rotate=15., min_zoom=1., max_zoom=1.25, max_lighting=0.4, 
 MILD_AUG = dict(max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2, pad_mode='reflection')      # its defaults before: what 'base' trained with
 
 # overrides of `train`'s defaults; every config names its augmentation (`aug`, passed as `train(augment=...)`) so the
-# records stay comparable. `pre`, `label_smoothing` and `mixup` were rejected, so they are not `train` arguments: `run` patches
+# records stay comparable. `pre`, `label_smoothing`, `mixup` and `average_from` were rejected, so they are not `train` arguments: `run` patches
 # them into pneumo_nb.model for the search alone.
 CONFIGS = {
     'base':      dict(aug=MILD_AUG),
@@ -70,6 +71,8 @@ CONFIGS = {
     'lite2':     dict(aug=FRAME_AUG, arch='efficientnet_lite2'),
     # framing, five epochs, and fastai's MixUp (alpha 0.4): pairs of training films blended, labels too
     'mix5':      dict(aug=FRAME_AUG, epochs=5, mixup=0.4),
+    # framing, five epochs, the weights averaged over every step of the last three (SWAD-like dense averaging)
+    'swa5':      dict(aug=FRAME_AUG, epochs=5, average_from=2),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -79,6 +82,26 @@ CONFIGS = {
     'nobal':     dict(aug=MILD_AUG, balance=None),
     's224eq':    dict(aug=MILD_AUG, size=224, pre='eq'),
 }
+
+class WeightAverage(Callback):
+    "Search-only: replace the trained weights by their running average over every training step from epoch `start` (0-based) on."
+    order = 70   # after SaveModelCallback (60) restores its best epoch at the end of fit: the average replaces it
+    def __init__(self, start): self.start = start
+    def before_fit(self): self.avg, self.n = None, 0
+    def after_batch(self):
+        if not self.training or self.epoch < self.start: return
+        sd = self.model.state_dict()
+        if self.avg is None: self.avg = {k: v.detach().float().clone() for k, v in sd.items()}
+        else:
+            for k, v in sd.items():
+                if v.is_floating_point(): self.avg[k] += (v.detach().float() - self.avg[k])/(self.n + 1)   # BatchNorm statistics too
+                else: self.avg[k] = v.detach().clone()
+        self.n += 1
+    def after_fit(self):
+        if self.avg is None: return
+        sd = self.model.state_dict()
+        self.model.load_state_dict({k: self.avg[k].to(sd[k].dtype) for k in sd})
+        print(f"weights averaged over {self.n} steps", flush=True)
 
 def _squish_mat(x, max_squish=1.3, p=0.5):   # fastai affine matrix: stretch or squeeze the width alone, by up to `max_squish`
     from fastai.vision.augment import affine_mat, t0
@@ -113,8 +136,9 @@ def stress(m, rows):   # `framing_stress` of pneumo_nb.interpret as {class: {zoo
 def run(df, name, seed, subset=None, save=None):
     cfg = dict(CONFIGS[name])
     aug, ls, pre, sq = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None), cfg.pop('squish', False)
-    blur, mixup = cfg.pop('blur', 0.), cfg.pop('mixup', 0.)
-    pm.vision_learner = functools.partial(_VL, cbs=[MixUp(mixup)]) if mixup else _VL
+    blur, mixup, avg = cfg.pop('blur', 0.), cfg.pop('mixup', 0.), cfg.pop('average_from', None)
+    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else [])
+    pm.vision_learner = functools.partial(_VL, cbs=cbs) if cbs else _VL
     pm.xray_augmentations = _with_squish if sq else functools.partial(_with_blur, blur) if blur else _AUG
     pm.open_xray = pi.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN   # the framing check sees what the model sees
     pm.CrossEntropyLossFlat = functools.partial(_CE, label_smoothing=ls)

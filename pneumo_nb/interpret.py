@@ -255,21 +255,27 @@ def framing_stress(model:PneumoModel, # a trained model
     flags = pd.DataFrame(np.concatenate(flags), columns=[f'zoom {z:g}' for z in zooms]).groupby(items.label.values).mean()
     return flags.assign(n=items.groupby('label').size()).rename_axis('label')
 
-# %% ../nbs/05_interpret.ipynb #39805358
+# %% ../nbs/05_interpret.ipynb #fbec67fc
 def lime_explain(model:PneumoModel, # a trained model
                  item, # one image: path, PIL image or array
                  num_samples:int=1000, # perturbed images scored by the model
                  num_features:int=6, # superpixels shown
                  seed:int=42, # LIME's random seed
+                 progress:bool|None=None, # LIME's progress bar; by default in notebooks and terminals only
                 ):
     "LIME superpixel explanation of the PNEUMONIA probability, as a figure."
     from lime import lime_image
     from skimage.segmentation import mark_boundaries
+    from unittest import mock
+    from tqdm.auto import tqdm
     _check_model(model)
     img = np.asarray(open_xray(item).resize((model.size, model.size), Image.Resampling.BILINEAR))
     fn = lambda batch: np.stack([1-(p := model.predict(list(batch), progress=False).prob_pneumonia.values), p], 1)
-    exp = lime_image.LimeImageExplainer(random_state=seed).explain_instance(
-        img, fn, labels=(1,), top_labels=None, hide_color=0, num_samples=num_samples, batch_size=64, random_seed=seed)
+    show = progress if progress is not None else show_progress()
+    # lime 0.2 always draws a tqdm bar (no argument turns it off), which floods logs: silence it unless wanted
+    with mock.patch.object(lime_image, 'tqdm', lambda it, **kw: tqdm(it, disable=not show, **kw)):
+        exp = lime_image.LimeImageExplainer(random_state=seed).explain_instance(
+            img, fn, labels=(1,), top_labels=None, hide_color=0, num_samples=num_samples, batch_size=64, random_seed=seed)
     shown, mask = exp.get_image_and_mask(1, positive_only=False, negative_only=False, num_features=num_features, hide_rest=False)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(6.4, 3.4))
     a1.imshow(img); a1.set_title(f"p(PNEUMONIA) = {fn(img[None])[0, 1]:.2f}", fontsize=8)
