@@ -40,7 +40,7 @@ STRONG_AUG = dict(max_rotate=15., min_zoom=1., max_zoom=1.25, max_lighting=0.4, 
 MILD_AUG = dict(max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2, pad_mode='reflection')      # its defaults before: what 'base' trained with
 
 # overrides of `train`'s defaults; every config names its augmentation (`aug`, passed as `train(augment=...)`) so the
-# records stay comparable. `pre`, `label_smoothing`, `mixup` and `average_from` were rejected, so they are not `train` arguments: `run` patches
+# records stay comparable. `pre`, `label_smoothing`, `mixup` and `average_from` (weight averaging) were rejected, so they are not `train` arguments: `run` patches
 # them into pneumo_nb.model for the search alone.
 CONFIGS = {
     'base':      dict(aug=MILD_AUG),
