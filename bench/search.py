@@ -40,8 +40,8 @@ STRONG_AUG = dict(max_rotate=15., min_zoom=1., max_zoom=1.25, max_lighting=0.4, 
 MILD_AUG = dict(max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2, pad_mode='reflection')      # its defaults before: what 'base' trained with
 
 # overrides of `train`'s defaults; every config names its augmentation (`aug`, passed as `train(augment=...)`) so the
-# records stay comparable. `pre`, `label_smoothing`, `mixup` and `average_from` (weight averaging) were rejected, so they are not `train` arguments: `run` patches
-# them into pneumo_nb.model for the search alone.
+# records stay comparable. `pre`, `label_smoothing`, `mixup` and `average_from` (weight averaging) were rejected, so they
+# are not `train` arguments: `run` patches them into pneumo_nb.model for the search alone.
 CONFIGS = {
     'base':      dict(aug=MILD_AUG),
     's224':      dict(aug=MILD_AUG, size=224),
@@ -71,6 +71,9 @@ CONFIGS = {
     'lite2':     dict(aug=FRAME_AUG, arch='efficientnet_lite2'),
     # framing, five epochs, and fastai's MixUp (alpha 0.4): pairs of training films blended, labels too
     'mix5':      dict(aug=FRAME_AUG, epochs=5, mixup=0.4),
+    # framing, linear probing then gentle fine-tuning (LP-FT, Kumar et al. 2022): two epochs of the head alone, then
+    # three of the whole network with the body's first layers at a tenth of the head's rate
+    'lpft':      dict(aug=FRAME_AUG, freeze_epochs=2, epochs=3, lr_ratio=10.),
     # framing, five epochs, the weights averaged over every step of the last three (SWAD-like dense averaging)
     'swa5':      dict(aug=FRAME_AUG, epochs=5, average_from=2),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
