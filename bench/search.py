@@ -71,6 +71,8 @@ CONFIGS = {
     'lite2':     dict(aug=FRAME_AUG, arch='efficientnet_lite2'),
     # framing, five epochs, and fastai's MixUp (alpha 0.4): pairs of training films blended, labels too
     'mix5':      dict(aug=FRAME_AUG, epochs=5, mixup=0.4),
+    # framing, the classes balanced by dropping training pneumonias at random (1,149 of each class) instead of weighting the loss
+    'framedown': dict(aug=FRAME_AUG, balance='downsample'),
     # framing, linear probing then gentle fine-tuning (LP-FT, Kumar et al. 2022): two epochs of the head alone, then
     # three of the whole network with the body's first layers at a tenth of the head's rate
     'lpft':      dict(aug=FRAME_AUG, freeze_epochs=2, epochs=3, lr_ratio=10.),
