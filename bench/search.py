@@ -89,24 +89,18 @@ CONFIGS = {
 }
 
 class WeightAverage(Callback):
-    "Search-only: replace the trained weights by their running average over every training step from epoch `start` (0-based) on."
+    "Search-only: replace the trained weights by their equal-weight average (torch's `AveragedModel`, BatchNorm statistics too) over every training step from epoch `start` (0-based) on."
     order = 70   # after SaveModelCallback (60) restores its best epoch at the end of fit: the average replaces it
     def __init__(self, start): self.start = start
-    def before_fit(self): self.avg, self.n = None, 0
+    def before_fit(self): self.avg = None
     def after_batch(self):
         if not self.training or self.epoch < self.start: return
-        sd = self.model.state_dict()
-        if self.avg is None: self.avg = {k: v.detach().float().clone() for k, v in sd.items()}
-        else:
-            for k, v in sd.items():
-                if v.is_floating_point(): self.avg[k] += (v.detach().float() - self.avg[k])/(self.n + 1)   # BatchNorm statistics too
-                else: self.avg[k] = v.detach().clone()
-        self.n += 1
+        if self.avg is None: self.avg = torch.optim.swa_utils.AveragedModel(self.model, use_buffers=True)
+        self.avg.update_parameters(self.model)
     def after_fit(self):
         if self.avg is None: return
-        sd = self.model.state_dict()
-        self.model.load_state_dict({k: self.avg[k].to(sd[k].dtype) for k in sd})
-        print(f"weights averaged over {self.n} steps", flush=True)
+        self.model.load_state_dict(self.avg.module.state_dict())
+        print(f"weights averaged over {int(self.avg.n_averaged)} steps", flush=True)
 
 def _squish_mat(x, max_squish=1.3, p=0.5):   # fastai affine matrix: stretch or squeeze the width alone, by up to `max_squish`
     from fastai.vision.augment import affine_mat, t0

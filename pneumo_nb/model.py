@@ -191,7 +191,7 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
         hi = {k: np.nanpercentile(v, 97.5) if np.isfinite(v).any() else np.nan for k,v in bs.items()}
     return pd.DataFrame({'value': val, 'ci_low': lo, 'ci_high': hi})
 
-# %% ../nbs/04_model.ipynb #1cb25d3e
+# %% ../nbs/04_model.ipynb #5e16101d
 FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
 
 def _load_items(items, errors):
@@ -227,12 +227,23 @@ class PneumoModel:
         m, s = torch.tensor(self.meta['mean']).view(3, 1, 1), torch.tensor(self.meta['std']).view(3, 1, 1)
         return (x-m)/s
 
+    def _decoded(self, items, chunks, errors='raise', n_workers=4):
+        "For each array of indices in `chunks`: the model inputs of those `items` (None where unreadable) and their error texts. Threads decode the next chunk while the caller works on this one."
+        def prep(part):   # one thread's share of a chunk
+            imgs, es = _load_items(part, errors)
+            return [None if im is None else self.to_tensor(im) for im in imgs], es
+        with ThreadPoolExecutor(n_workers) as ex:
+            submit = lambda ix: [ex.submit(prep, [items[j] for j in part]) for part in np.array_split(ix, min(n_workers, len(ix)))]
+            pending = submit(chunks[0]) if len(chunks) else []
+            for k in range(len(chunks)):
+                loaded = [f.result() for f in pending]
+                if k+1 < len(chunks): pending = submit(chunks[k+1])
+                yield [x for xs,_ in loaded for x in xs], [e for _,es in loaded for e in es]
+
     def _batches(self, items, bs=64, n_workers=4):
         "Model inputs for `items` in batches of about `bs` (never a lone image), on the model's device; unreadable items raise."
-        with ThreadPoolExecutor(n_workers) as ex:
-            for ix in np.array_split(np.arange(len(items)), max(1, -(-len(items)//bs))):
-                xs = list(ex.map(lambda i: self.to_tensor(open_xray(items[i])), ix))
-                if xs: yield torch.stack(xs).to(self.device, memory_format=torch.channels_last)
+        for xs, _ in self._decoded(items, np.array_split(np.arange(len(items)), max(1, -(-len(items)//bs))), n_workers=n_workers):
+            if xs: yield torch.stack(xs).to(self.device, memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def _forward(self, x, tta):
@@ -260,25 +271,16 @@ class PneumoModel:
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
         thr = self.threshold if threshold is None else float(threshold)
         probs, errs = np.full(len(items), np.nan), [None]*len(items)
-        chunks = range(0, len(items), bs)
+        chunks = [np.arange(i, min(i+bs, len(items))) for i in range(0, len(items), bs)]
+        if n_workers is None: n_workers = min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
+        batches = zip(chunks, self._decoded(items, chunks, errors, n_workers))   # the next batch decodes while the network runs
         if progress if progress is not None else show_progress():
             from fastprogress.fastprogress import progress_bar
-            chunks = progress_bar(chunks)
-        if n_workers is None: n_workers = min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
-        def prep(part):   # one thread's share of a batch: decode and make the input tensors
-            imgs, es = _load_items(part, errors)
-            return [None if im is None else self.to_tensor(im) for im in imgs], es
-        with ThreadPoolExecutor(n_workers) as ex:
-            def submit(i):
-                batch = items[i:i+bs]
-                return [ex.submit(prep, [batch[j] for j in ix]) for ix in np.array_split(np.arange(len(batch)), min(n_workers, len(batch)))]
-            pending = submit(0) if items else []
-            for i in chunks:
-                loaded = [f.result() for f in pending]
-                if i+bs < len(items): pending = submit(i+bs)   # decode the next batch while the network runs on this one
-                xs = [x for xs,_ in loaded for x in xs]; errs[i:i+len(xs)] = [e for _,es in loaded for e in es]
-                ok = [j for j,x in enumerate(xs) if x is not None]
-                if ok: probs[[i+j for j in ok]] = self._forward(torch.stack([xs[j] for j in ok]), tta)
+            batches = progress_bar(batches, total=len(chunks))
+        for ix, (xs, es) in batches:
+            errs[ix[0]:ix[-1]+1] = es
+            ok = [j for j,x in enumerate(xs) if x is not None]
+            if ok: probs[ix[ok]] = self._forward(torch.stack([xs[j] for j in ok]), tta)
         res = pd.DataFrame(dict(item=[_item_name(it) for it in items], prob_pneumonia=probs,
                                 label=np.where(np.isnan(probs), None, np.where(probs >= thr, POSITIVE, CLASSES[0])),
                                 threshold=thr))
