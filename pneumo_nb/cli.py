@@ -119,9 +119,10 @@ def _add_train_args(p):
     p.add_argument('--lr', type=float, help='peak learning rate')
     p.add_argument('--seed', type=int, help='random seed')
     p.add_argument('--subset', type=int, help='train on this many images per class only (a quick check)')
+    p.add_argument('--tta', action='store_true', default=None, help='choose the threshold on test-time-augmented validation probabilities')
 
 def _train_kwargs(a):
-    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed subset'.split()
+    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed subset tta'.split()
     return dict(**{k: getattr(a, k) for k in keys if getattr(a, k) is not None}, cpu=a.cpu)
 
 def parser()->argparse.ArgumentParser:
@@ -141,7 +142,7 @@ def parser()->argparse.ArgumentParser:
     _add_common(p)
     p.add_argument('--model', required=True, help='model folder written by train or run')
     p.add_argument('--split', default='test', help='split to score (default test)')
-    p.add_argument('--tta', action='store_true', help='test-time augmentation')
+    p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation (default: as the model's threshold was chosen)")
     p.add_argument('--out', help='also write the metrics to this JSON file')
     p = sub.add_parser('audit', help='check every image of a dataset folder', description='Check every image: readable, mode, size, duplicates.')
     p.add_argument('dir', help='dataset folder (train/ and test/ inside)')
@@ -151,7 +152,7 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('--model', required=True, help='model folder written by train or run')
     p.add_argument('--out', default='predictions.csv', help='CSV to write (default predictions.csv)')
     p.add_argument('--bs', type=int, default=64, help='images per batch (default 64)')
-    p.add_argument('--tta', action='store_true', help='test-time augmentation')
+    p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation (default: as the model's threshold was chosen)")
     p.add_argument('--threshold', type=float, help="decision threshold (default: the model's own)")
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     return ap

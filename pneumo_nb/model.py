@@ -215,9 +215,11 @@ class PneumoModel:
     def threshold(self)->float: return float(self.meta['threshold'])
     @property
     def size(self)->int: return int(self.meta['size'])
+    @property
+    def tta(self)->bool: return bool(self.meta.get('tta', False))   # whether its threshold was chosen on test-time-augmented probabilities
     def __repr__(self):
         vm = self.meta.get('val_metrics') or {}
-        return (f"PneumoModel({self.meta['arch']}, {self.size}px, threshold={self.threshold:.3f}, "
+        return (f"PneumoModel({self.meta['arch']}, {self.size}px, threshold={self.threshold:.3f}{', TTA' if self.tta else ''}, "
                 f"val AUC={vm.get('roc_auc', float('nan')):.3f}) - {DISCLAIMER}")
 
     def to_tensor(self, img:Image.Image)->torch.Tensor:
@@ -258,7 +260,7 @@ class PneumoModel:
 
     def predict(self, items, # paths, PIL images or arrays; a DataFrame with a `path` column
                 bs:int=64, # images per batch
-                tta:bool=False, # average over a few test-time augmentations
+                tta:bool|None=None, # average over a few test-time augmentations; None: as the model's threshold was chosen (`model.tta`)
                 threshold:float|None=None, # decision threshold; the model's own by default
                 errors:str='raise', # 'raise' on an unreadable item, or 'record' it in an `error` column
                 n_workers:int|None=None, # threads decoding images; by default 4 on the CPU, up to 16 on a GPU
@@ -270,6 +272,7 @@ class PneumoModel:
         items = list(items)
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
         thr = self.threshold if threshold is None else float(threshold)
+        tta = self.tta if tta is None else bool(tta)
         probs, errs = np.full(len(items), np.nan), [None]*len(items)
         chunks = [np.arange(i, min(i+bs, len(items))) for i in range(0, len(items), bs)]
         if n_workers is None: n_workers = min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
@@ -392,6 +395,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           balance:str|None='weights', # class imbalance: 'weights' (weighted loss), 'downsample', or None
           threshold_rule:str='recall', # how the threshold is chosen on validation: 'recall' or 'f1'
           target_recall:float=0.95, # recall on PNEUMONIA the threshold must reach on validation
+          tta:bool=False, # choose the threshold on test-time-augmented validation probabilities; the model then predicts that way by default
           wd:float|None=None, # weight decay; fastai's default (0.01) when None
           subset:int|None=None, # train on `subset` images per class only (quick real runs and tests)
           augment:bool|dict=True, # training augmentation: True, False, or a dict of `xray_augmentations` arguments
@@ -448,7 +452,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     net = learn.model.float().eval()
     meta = dict(format=FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__, arch=arch, head=head, size=size,
                 resize='squish', mean=list(imagenet_stats[0]), std=list(imagenet_stats[1]), classes=CLASSES,
-                threshold=0.5, threshold_rule=threshold_rule, target_recall=target_recall, disclaimer=DISCLAIMER,
+                threshold=0.5, threshold_rule=threshold_rule, target_recall=target_recall, tta=tta, disclaimer=DISCLAIMER,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                 training=dict(epochs=epochs, freeze_epochs=freeze_epochs, lr_ratio=lr_ratio, head=head, bs=bs, lr=lr, seed=seed, valid_pct=valid_pct,
                               balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd, recalibrate=recalibrate, split_seed=split_seed,
@@ -460,7 +464,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
         films = fit_rows.path.sample(min(recalibrate, len(fit_rows)), random_state=seed).tolist()
         meta['training']['bn_films'] = recalibrate_bn(net.to(device), model._batches(films, bs=2*bs))
     va = df[df.is_valid]
-    pv = model.predict(va, progress=False).prob_pneumonia.values
+    pv = model.predict(va, tta=tta, progress=False).prob_pneumonia.values
     yv = (va.label == POSITIVE).astype(int).values
     meta['threshold'] = choose_threshold(yv, pv, threshold_rule, target_recall)
     meta['val_metrics'] = metrics_table(yv, pv, meta['threshold'], n_boot=0).value.round(4).to_dict()
@@ -510,7 +514,7 @@ def evaluate(model:PneumoModel, # a trained or loaded model
              items=None, # index DataFrame (path, label), or a dataset folder; `data_dir()` by default
              split:str|None='test', # which split of the index to score (None: every row)
              threshold:float|None=None, # decision threshold; the model's own (chosen on validation) by default
-             tta:bool=False, # test-time augmentation
+             tta:bool|None=None, # test-time augmentation; None: as the model's threshold was chosen (`model.tta`)
              n_boot:int=1000, # bootstrap resamples for the confidence intervals
              seed:int=0, # bootstrap seed
             )->Evaluation:
@@ -536,17 +540,19 @@ def evaluate(model:PneumoModel, # a trained or loaded model
 def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled films: `path` and `label` columns, both classes
                 rule:str|None=None, # 'recall' or 'f1'; the model's own rule by default
                 target_recall:float|None=None, # recall the 'recall' rule must reach; the model's own target by default
+                tta:bool|None=None, # choose it on test-time-augmented probabilities, and predict that way from then on; the model's own setting by default
                )->PneumoModel: # a copy sharing the weights, with the threshold chosen on `items`
     "A copy of the model whose decision threshold is chosen on `items`, a screening site's own labelled films."
     if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
-    p = self.predict(items, progress=False).prob_pneumonia.values
+    tta = self.tta if tta is None else bool(tta)
+    p = self.predict(items, tta=tta, progress=False).prob_pneumonia.values
     y = (items.label == POSITIVE).astype(int).values
     meta = copy.deepcopy(self.meta)   # the original keeps its threshold
     names = '\n'.join(sorted(f"{Path(q).name}|{l}" for q, l in zip(items.path, items.label)))
-    meta.update(threshold=choose_threshold(y, p, rule, target_recall), threshold_rule=rule, target_recall=target_recall,
+    meta.update(threshold=choose_threshold(y, p, rule, target_recall), threshold_rule=rule, target_recall=target_recall, tta=tta,
                 threshold_source=dict(kind='site', n=len(items), n_pneumonia=int(y.sum()), previous_threshold=self.threshold,
                                       fingerprint=hashlib.sha256(names.encode()).hexdigest()))
     m = PneumoModel(self.net, meta)
