@@ -4,12 +4,12 @@
     python bench/tta.py --data ../shared/data/chest_xray --split-seed 42 outputs/run/model [more]
 
 For each model folder, the model's own weights score the validation children of its split (`training_split`) and
-the official test set under each view: the film as it is, rotated by +-5 degrees, zoomed in 10% and 25% (centre
-crop), and zoomed out to 80% inside a black border (what the framing augmentation shows in training); the rotations
-both as `predict(tta=True)` makes them (corners mean grey) and with black corners, as training fills them. Each set of
-views is averaged, the threshold is chosen again on validation by the model's own rule and applied to the test set.
-`predict(tta=True)` averages the first four views ('rot+zoom', its zoom a centre crop). With several models, their averaged probabilities
-are scored too (an ensemble). Prints validation AUC, the threshold, and test accuracy, sensitivity, specificity and
+the official test set under each view: the film as it is, rotated by +-5 degrees with black corners (as training's
+rotations fill them), zoomed in 10% and 25%, and zoomed out to 80% inside a black border (what the framing
+augmentation shows in training). Each set of views is averaged, the threshold is chosen again on validation by the
+model's own rule and applied to the test set. 'rot+zoom' is the library's own `predict(tta=True)` (its rotations
+leave the corners mid-grey), also scored at the threshold chosen without it, as `evaluate(tta=True)` did before
+models recorded `tta`. With several models, their averaged probabilities are scored too (an ensemble). Prints validation AUC, the threshold, and test accuracy, sensitivity, specificity and
 AUC. Not a test: run by hand.
 """
 import argparse, time
@@ -23,10 +23,9 @@ def _affine(x, m, s, angle=0., z=1.):
     "Rotate a normalised batch by `angle` and zoom it by `z` about its centre: in (z>1) crops, out (z<1) shrinks; black fills the border, as in training."
     return (TF.affine(x*s+m, angle=angle, translate=[0, 0], scale=z, shear=[0., 0.], fill=0.)-m)/s
 
-VIEWS = {'id': None, 'rot+5': ('rot', 5.), 'rot-5': ('rot', -5.), 'zoom1.1': ('zoom', 1.1), 'zoom1.25': ('zoom', 1.25),
-         'zoom0.8': ('zoom', 0.8), 'rot+5b': ('rotb', 5.), 'rot-5b': ('rotb', -5.),
-         'crop1.1': ('crop', 1.1)}
-SETS = {'none': ['id'], 'rot+zoom': ['id', 'rot+5', 'rot-5', 'crop1.1'], 'rotb+zoom': ['id', 'rot+5b', 'rot-5b', 'zoom1.1'],
+VIEWS = {'id': None, 'tta': 'predict', 'rot+5b': (5., 1.), 'rot-5b': (-5., 1.), 'zoom1.1': (0., 1.1), 'zoom1.25': (0., 1.25),
+         'zoom0.8': (0., 0.8)}   # 'tta': `predict(tta=True)`'s average, from the library itself
+SETS = {'none': ['id'], 'rot+zoom': ['tta'], 'rotb+zoom': ['id', 'rot+5b', 'rot-5b', 'zoom1.1'],
         'frame': ['id', 'zoom0.8', 'zoom1.25'], 'all': ['id', 'rot+5b', 'rot-5b', 'zoom1.1', 'zoom1.25', 'zoom0.8']}
 
 @torch.inference_mode()
@@ -37,11 +36,8 @@ def view_probs(m, rows):
     out = {k: [] for k in VIEWS}
     for x in m._batches(rows.path.tolist()):
         for k, v in VIEWS.items():
-            if v is None: xv = x
-            elif v[0] == 'rot': xv = TF.rotate(x, v[1])   # as `predict(tta=True)` does: the corners filled with 0 after normalising (mean grey)
-            elif v[0] == 'rotb': xv = _affine(x, mean, std, angle=v[1])   # the corners black, as training's rotations fill them
-            elif v[0] == 'crop': xv = TF.resize(TF.center_crop(x, int(x.shape[-1]/v[1])), x.shape[-2:])   # as `predict(tta=True)` zooms
-            else: xv = _affine(x, mean, std, z=v[1])
+            if v == 'predict': out[k].append(m._forward(x, True)); continue
+            xv = x if v is None else _affine(x, mean, std, *v)
             out[k].append(F.softmax(net(xv).float(), 1)[:, 1].numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
 
@@ -66,9 +62,9 @@ def main():
         yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
         pv, pt = view_probs(m, va), view_probs(m, te)
         print(f"{path}: {m.meta['arch']} at {m.size} px ({time.time()-t0:.0f} s)", flush=True)
-        for name, views in list(SETS.items()) + [(k, [k]) for k in VIEWS if k != 'id']:
+        for name, views in list(SETS.items()) + [(k, [k]) for k in VIEWS if k not in ('id', 'tta')]:
             print(f"  {name:9s} {score(m, yv, np.mean([pv[k] for k in views], 0), yt, np.mean([pt[k] for k in views], 0))}", flush=True)
-        r = metrics_table(yt, np.mean([pt[k] for k in SETS['rot+zoom']], 0), m.threshold, n_boot=0).value   # what evaluate(tta=True) gave before models recorded `tta`
+        r = metrics_table(yt, pt['tta'], m.threshold, n_boot=0).value   # what evaluate(tta=True) gave before models recorded `tta`
         print(f"  rot+zoom at the threshold chosen without it ({m.threshold:.3f}): test acc {r['accuracy']:.3f}  sens {r['sensitivity']:.3f}"
               f"  spec {r['specificity']:.3f}", flush=True)
         allv.append((va.path.values, pv)); allt.append(pt)
