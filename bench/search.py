@@ -80,6 +80,8 @@ CONFIGS = {
     'lpft':      dict(aug=FRAME_AUG, freeze_epochs=2, epochs=3, lr_ratio=10.),
     # framing, five epochs, the weights averaged over every step of the last three (SWAD-like dense averaging)
     'swa5':      dict(aug=FRAME_AUG, epochs=5, average_from=2),
+    'nzoom':     dict(aug=FRAME_AUG, normal_zoom=(1.4, 0.5)),   # NORMAL training films cropped tighter (zoom 1 to 1.4, half of them)
+    'erase':     dict(aug=FRAME_AUG, erase=0.5),   # RandomErasing on half the training films (up to 3 patches, up to 20% of the film)
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -130,6 +132,26 @@ def _with_blur(max_blur, p=0.5, **kw):   # `xray_augmentations` plus a random Ga
             return TensorImage(_blurred(x.as_subclass(torch.Tensor), s))
     return _AUG(**kw) + [RandomBlur()]
 
+def _normal_crop(max_zoom, p=0.5):   # search-only knob: crop NORMAL training films tighter (before Resize), so framing stops telling the classes apart
+    import random
+    from fastai.vision.all import ItemTransform, PILImage
+    from fastai.vision.all import retain_type
+    class NormalCrop(ItemTransform):
+        split_idx, order = 0, 0   # training items only, before Resize (order 1)
+        def encodes(self, xy):
+            x, y = xy
+            if not isinstance(x, PILImage) or int(y) != 0 or random.random() > p: return xy
+            z = random.uniform(1., max_zoom); w, h = x.size; cw, ch = w/z, h/z
+            l, t = (w-cw)*random.uniform(.25, .75), (h-ch)*random.uniform(.25, .75)
+            return retain_type(x.crop((round(l), round(t), round(l+cw), round(t+ch))), x), y
+    return NormalCrop()
+
+_RESIZE = pm.Resize
+
+def _with_erasing(erase, **kw):   # `xray_augmentations` plus fastai's RandomErasing (search-only knob): hides a patch of a film, markers and text included
+    from fastai.vision.augment import RandomErasing
+    return _AUG(**kw) + [RandomErasing(p=erase, sh=0.2, max_count=3)]
+
 def stress(m, rows):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}
     fs = framing_stress(m, rows).drop(columns='n')
     return {c: {k.split()[1]: round(float(v), 4) for k, v in fs.loc[c].items()} for c in fs.index}
@@ -138,9 +160,12 @@ def run(df, name, seed, subset=None, save=None):
     cfg = dict(CONFIGS[name])
     aug, ls, pre, sq = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None), cfg.pop('squish', False)
     blur, mixup, avg = cfg.pop('blur', 0.), cfg.pop('mixup', 0.), cfg.pop('average_from', None)
+    nz, erase = cfg.pop('normal_zoom', None), cfg.pop('erase', 0.)
+    pm.Resize = (lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else _RESIZE
     cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else [])
     pm.vision_learner = functools.partial(_VL, cbs=cbs) if cbs else _VL
-    pm.xray_augmentations = _with_squish if sq else functools.partial(_with_blur, blur) if blur else _AUG
+    pm.xray_augmentations = (_with_squish if sq else functools.partial(_with_blur, blur) if blur else
+                             functools.partial(_with_erasing, erase) if erase else _AUG)
     pm.open_xray = pi.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN   # the framing check sees what the model sees
     pm.CrossEntropyLossFlat = functools.partial(_CE, label_smoothing=ls)
     t = time.time()
