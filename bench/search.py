@@ -82,6 +82,7 @@ CONFIGS = {
     'swa5':      dict(aug=FRAME_AUG, epochs=5, average_from=2),
     'nzoom':     dict(aug=FRAME_AUG, normal_zoom=(1.4, 0.5)),   # NORMAL training films cropped tighter (zoom 1 to 1.4, half of them)
     'erase':     dict(aug=FRAME_AUG, erase=0.5),   # RandomErasing on half the training films (up to 3 patches, up to 20% of the film)
+    'framenobal': dict(aug=FRAME_AUG, balance=None),   # framing, plain cross-entropy: no class weights
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
