@@ -14,7 +14,8 @@ from .obtain import index_images, IMAGE_EXTS
 from .scrub import audit, audit_summary, duplicate_groups, split_by_patient
 
 # %% auto #0
-__all__ = ['collect_images', 'write_report', 'parser', 'cmd_audit', 'cmd_train', 'cmd_evaluate', 'cmd_predict', 'cmd_run', 'main']
+__all__ = ['collect_images', 'write_report', 'parser', 'cmd_audit', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict',
+           'cmd_run', 'main']
 
 # %% ../nbs/06_cli.ipynb #b24a85b3
 def collect_images(paths:list, # files and folders
@@ -118,11 +119,12 @@ def _add_train_args(p):
     p.add_argument('--bs', type=int, help='batch size')
     p.add_argument('--lr', type=float, help='peak learning rate')
     p.add_argument('--seed', type=int, help='random seed')
+    p.add_argument('--split-seed', type=int, help='seed of the patient split, when it differs from --seed (models to ensemble share one)')
     p.add_argument('--subset', type=int, help='train on this many images per class only (a quick check)')
     p.add_argument('--tta', action='store_true', default=None, help='choose the threshold on test-time-augmented validation probabilities')
 
 def _train_kwargs(a):
-    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed subset tta'.split()
+    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed split_seed subset tta'.split()
     return dict(**{k: getattr(a, k) for k in keys if getattr(a, k) is not None}, cpu=a.cpu)
 
 def parser()->argparse.ArgumentParser:
@@ -144,6 +146,14 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('--split', default='test', help='split to score (default test)')
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation (default: as the model's threshold was chosen)")
     p.add_argument('--out', help='also write the metrics to this JSON file')
+    p = sub.add_parser('ensemble', help='average saved models into one', description=(
+        'Average saved models trained on the same patient split (train them with the same --split-seed) into one '
+        'model folder; its threshold is chosen on the validation children none of them trained on.'))
+    _add_common(p)
+    p.add_argument('models', nargs='+', metavar='MODEL', help='model folders written by train or run (at least two)')
+    p.add_argument('--split-seed', type=int, help='seed of their patient split, if the models do not record it')
+    p.add_argument('--tta', action='store_true', help='choose the threshold on test-time-augmented validation probabilities')
+    p.add_argument('--out', default='outputs/ensemble', help='folder to write (default outputs/ensemble)')
     p = sub.add_parser('audit', help='check every image of a dataset folder', description='Check every image: readable, mode, size, duplicates.')
     p.add_argument('dir', help='dataset folder (train/ and test/ inside)')
     p.add_argument('--out', help='also write the per-file audit to this CSV file')
@@ -191,6 +201,13 @@ def cmd_evaluate(a):
                                                                    metrics=ev.metrics.round(4).to_dict('index')), indent=2, default=float))
     return 0
 
+def cmd_ensemble(a):
+    from pneumo_nb.model import load_model, ensemble
+    ens = ensemble([load_model(m, cpu=a.cpu) for m in a.models], index_images(data_dir(a.data)), split_seed=a.split_seed, tta=a.tta)
+    ens.save(a.out)
+    print(f"{ens}\nsaved to {a.out}")
+    return 0
+
 def cmd_predict(a):
     from pneumo_nb.model import load_model
     m = load_model(a.model, cpu=a.cpu)
@@ -223,7 +240,8 @@ def cmd_run(a):
     summary = audit_summary(aud)
     bad = aud[~aud.ok]
     if len(bad): _log(f"pneumo: {len(bad)} unreadable images left out: " + ', '.join(bad.path.head(5)))
-    df = split_by_patient(aud[aud.ok][list(df.columns)], seed=42 if a.seed is None else a.seed)   # the seed `train` gets: `training_split` finds it
+    seed = a.split_seed if a.split_seed is not None else 42 if a.seed is None else a.seed   # the split seed `train` records: `training_split` finds it
+    df = split_by_patient(aud[aud.ok][list(df.columns)], seed=seed)
     times['audit_s'] = round(time.time()-t0, 1); _log(f"audited {len(aud)} images ({times['audit_s']} s)")
     t = time.time(); figs = explore(aud, out, n_intensity=100); times['explore_s'] = round(time.time()-t, 1)
     t = time.time()
@@ -245,7 +263,7 @@ def cmd_run(a):
     return 0
 
 # %% ../nbs/06_cli.ipynb #ea35693a
-_COMMANDS = dict(run=cmd_run, train=cmd_train, evaluate=cmd_evaluate, audit=cmd_audit, predict=cmd_predict)
+_COMMANDS = dict(run=cmd_run, train=cmd_train, evaluate=cmd_evaluate, ensemble=cmd_ensemble, audit=cmd_audit, predict=cmd_predict)
 
 def main(argv:list|None=None, # arguments (default: the command line)
         )->int: # exit status: 0 success, 1 some input unreadable, 2 user error

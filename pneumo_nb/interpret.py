@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image, ImageOps
 from .core import *
 from .scrub import open_xray
-from .model import PneumoModel, Evaluation, evaluate, SmallCNN, DenseNet
+from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_curves', 'expected_calibration_error', 'fit_temperature', 'plot_reliability', 'plot_gallery',
@@ -333,7 +333,8 @@ def interpret(model:PneumoModel, # a trained model
                 gallery_fn=plot_gallery(ev, cell='fn', n=n), gallery_fp=plot_gallery(ev, cell='fp', n=n),
                 gallery_tp=plot_gallery(ev, cell='tp', n=n), gallery_tn=plot_gallery(ev, cell='tn', n=n),
                 top_losses=plot_top_losses(ev, n=n))
-    if not isinstance(model.net, DenseNet):
+    if isinstance(model, PneumoEnsemble): figs.update(lime=lime_explain(model, one, num_samples=lime_samples))   # no single network to look inside
+    elif not isinstance(model.net, DenseNet):
         figs.update(gradcam=plot_gradcam(model, pn.item.head(n//2).tolist() + pn.item.tail(n - n//2).tolist()),
                     lime=lime_explain(model, one, num_samples=lime_samples), activations=plot_activations(model, one))
     res = {k: save_fig(f, k, out) for k,f in figs.items()}

@@ -24,9 +24,10 @@ from .scrub import split_by_patient, class_weights, downsample, open_xray
 from .explore import xray_augmentations
 
 # %% auto #0
-__all__ = ['OFFLINE_WEIGHTS', 'FORMAT', 'FORMAT_VERSION', 'ITERATIONS', 'xray_dataloaders', 'lite_state_dict', 'SmallCNN',
-           'DenseNet', 'build_net', 'choose_threshold', 'metrics_table', 'PneumoModel', 'load_model', 'recalibrate_bn',
-           'train', 'training_split', 'Evaluation', 'evaluate', 'compare']
+__all__ = ['OFFLINE_WEIGHTS', 'FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ITERATIONS', 'xray_dataloaders', 'lite_state_dict',
+           'SmallCNN', 'DenseNet', 'build_net', 'choose_threshold', 'metrics_table', 'PneumoModel', 'load_model',
+           'recalibrate_bn', 'train', 'training_split', 'Evaluation', 'evaluate', 'PneumoEnsemble', 'ensemble',
+           'compare']
 
 # %% ../nbs/04_model.ipynb #e54ae7bf
 def _xray_image(p): return PILImage(open_xray(p))
@@ -294,7 +295,7 @@ class PneumoModel:
 # %% ../nbs/04_model.ipynb #23e9e39a
 def _model_dir(path):
     p = Path(path)
-    return p.parent if p.name in ('model.json', 'weights.safetensors') else p
+    return p.parent if p.name in ('model.json', 'weights.safetensors', 'ensemble.json') else p
 
 @patch
 def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced)
@@ -312,13 +313,14 @@ def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced
     return path
 
 # %% ../nbs/04_model.ipynb #ec88515e
-def load_model(path:str|Path, # a folder written by `PneumoModel.save` (or its model.json)
+def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `PneumoEnsemble.save` (or its JSON file)
                cpu:bool=False, # keep the model on the CPU even when a GPU is present
-              )->PneumoModel:
+              )->PneumoModel: # a `PneumoModel`, or a `PneumoEnsemble` for a folder written by one
     "Load a saved model safely: JSON and safetensors only, every file checked; a damaged file raises `PneumoError`."
     from safetensors.torch import load_file
     d = _model_dir(path)
     if not d.exists(): raise PneumoError(f"{d}: no such model folder")
+    if (d/'ensemble.json').exists(): return _load_ensemble(d, cpu)   # an ensemble: see `ensemble` below
     jf, wf = d/'model.json', d/'weights.safetensors'
     for f in (jf, wf):
         if not f.exists(): raise PneumoError(f"{d}: not a pneumo_nb model folder ({f.name} is missing)")
@@ -389,7 +391,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           bs:int=32, # batch size
           lr:float|None=1e-3, # peak learning rate; None: `lr_find`'s `minimum` suggestion
           valid_pct:float=0.15, # share of training patients held out for validation
-          seed:int=42, # seed for the split, the initialisation and the data order
+          seed:int=42, # seed for the initialisation and the data order (and the split, unless `split_seed`)
+          split_seed:int|None=None, # seed of the patient split when it differs from `seed` (the members of an `ensemble` share one)
           out:str|Path|None=None, # folder to save the model to (atomically); not saved when None
           pretrained:bool=True, # start from ImageNet weights (transfer architectures)
           balance:str|None='weights', # class imbalance: 'weights' (weighted loss), 'downsample', or None
@@ -407,8 +410,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     t0 = time.time()
     seed_everything(seed)
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
-    split_seed = None if 'is_valid' in df else seed   # None: the caller made the split (`training_split` then needs its seed)
-    if split_seed is not None: df = split_by_patient(df, valid_pct, seed)
+    if split_seed is None: split_seed = None if 'is_valid' in df else seed   # None: the caller made the split (`training_split` then needs its seed)
+    if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed)
     if subset: df = _subset(df, subset, seed)
     if balance == 'downsample': df = downsample(df, seed)
     elif balance not in ('weights', None): raise PneumoError(f"balance must be 'weights', 'downsample' or None, not {balance!r}")
@@ -478,15 +481,20 @@ def training_split(model:PneumoModel, # a trained or loaded model
                    split_seed:int|None=None, # the seed the split was made with; by default the one the model records, else its training seed
                   )->pd.DataFrame: # the index with `is_valid` as in training (the full index: `subset` is not re-applied)
     "The index with the patient split `model` was trained and validated on, rebuilt and checked against its data fingerprint."
+    if getattr(model, 'members', None):   # an ensemble: its members share one split
+        return training_split(model.members[0], data, split_seed if split_seed is not None else (model.meta.get('training') or {}).get('split_seed'))
     tr = model.meta.get('training') or {}
     if 'data_fingerprint' not in tr: raise PneumoError("this model records no training data fingerprint: its split cannot be checked")
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    def trained_on(s):   # whether split `s` is the one behind the fingerprint
+        seen = _subset(s, tr['subset'], tr['seed']) if tr.get('subset') else s
+        if tr.get('balance') == 'downsample': seen = downsample(seen, tr['seed'])
+        return _fingerprint(seen[seen.split == 'train']) == tr['data_fingerprint']
+    if 'is_valid' in df and split_seed is None and trained_on(df): return df   # the split it came with is the model's
     df = df.drop(columns='is_valid', errors='ignore')
     if split_seed is None: split_seed = tr.get('split_seed') if tr.get('split_seed') is not None else tr.get('seed', 42)
     s = split_by_patient(df, tr.get('valid_pct', 0.15), split_seed)
-    seen = _subset(s, tr['subset'], tr['seed']) if tr.get('subset') else s
-    if tr.get('balance') == 'downsample': seen = downsample(seen, tr['seed'])
-    if _fingerprint(seen[seen.split == 'train']) != tr['data_fingerprint']:
+    if not trained_on(s):
         raise PneumoError(f"the patient split with seed {split_seed} (valid_pct {tr.get('valid_pct', 0.15)}) of these {len(df)} images is not the one "
                           "this model was trained on (the data fingerprint differs): pass the seed the split was made with as "
                           "`split_seed`, and the data folder the model was trained on")
@@ -555,9 +563,117 @@ def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled fi
     meta.update(threshold=choose_threshold(y, p, rule, target_recall), threshold_rule=rule, target_recall=target_recall, tta=tta,
                 threshold_source=dict(kind='site', n=len(items), n_pneumonia=int(y.sum()), previous_threshold=self.threshold,
                                       fingerprint=hashlib.sha256(names.encode()).hexdigest()))
-    m = PneumoModel(self.net, meta)
-    m.device = self.device
+    m = copy.copy(self)   # shares the network (or an ensemble's members)
+    m.meta = meta
     return m
+
+# %% ../nbs/04_model.ipynb #7bab4da2
+ENSEMBLE_FORMAT = 'pneumo_nb.ensemble'
+
+class PneumoEnsemble(PneumoModel):
+    "Models trained on one patient split: probabilities averaged, one threshold chosen on that split's validation films."
+    def __init__(self, members:list, meta:dict):
+        self.members, self.meta, self.learn = list(members), meta, None
+        self.device = self.members[0].device
+    @property
+    def device(self)->torch.device: return self.members[0].device
+    @device.setter
+    def device(self, d):
+        for m in self.members: m.device = d
+    @property
+    def net(self): raise PneumoError("an ensemble has no single network: look at one of its members (`.members[i]`)")
+    def __repr__(self):
+        vm = self.meta.get('val_metrics') or {}
+        return (f"PneumoEnsemble({self.meta['arch']}, {self.size}px, threshold={self.threshold:.3f}{', TTA' if self.tta else ''}, "
+                f"val AUC={vm.get('roc_auc', float('nan')):.3f}) - {DISCLAIMER}")
+    def _forward(self, x, tta): return np.mean([m._forward(x, tta) for m in self.members], 0)
+
+def _same_split(splits):
+    "Whether the patient splits (indexes with `is_valid`) hold out the same films."
+    v = [s.set_index('path').is_valid.sort_index() for s in splits]
+    return all(len(u) == len(v[0]) and u.index.equals(v[0].index) and (u.values == v[0].values).all() for u in v[1:])
+
+def ensemble(models:list, # trained models or saved model folders, all trained on the same patient split
+             data=None, # the dataset folder they were trained on, or its index DataFrame; `data_dir()` by default
+             split_seed:int|None=None, # seed of that split, if the models do not record it (see `training_split`)
+             rule:str|None=None, # threshold rule, 'recall' or 'f1'; the first model's by default
+             target_recall:float|None=None, # recall on PNEUMONIA the 'recall' rule must reach; the first model's by default
+             tta:bool=False, # choose the threshold on test-time-augmented probabilities, and predict that way
+            )->PneumoEnsemble:
+    "Average several models' probabilities; choose the threshold on the validation children none of them trained on."
+    ms = [load_model(m) if isinstance(m, (str, Path)) else m for m in models]
+    if len(ms) < 2: raise PneumoError(f"an ensemble needs at least two models, got {len(ms)}")
+    if not all(type(m) is PneumoModel for m in ms): raise PneumoError("ensemble members must be single models (`PneumoModel`), not ensembles")
+    for k in ('size', 'mean', 'std', 'resize', 'classes'):
+        vals = [m.meta.get(k) for m in ms]
+        if any(v != vals[0] for v in vals): raise PneumoError(f"ensemble members must share their input {k}; they have {vals}")
+    df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    splits = [training_split(m, df, split_seed) for m in ms]   # each checked against the data it was trained on
+    if not _same_split(splits):
+        raise PneumoError("these models were trained on different patient splits: a validation child of one was a training child "
+                          "of another, so no validation set is left to choose the ensemble's threshold on; train them with the same `split_seed`")
+    rule = rule or ms[0].meta.get('threshold_rule', 'recall')
+    target_recall = target_recall or ms[0].meta.get('target_recall', 0.95)
+    archs = [m.meta['arch'] for m in ms]
+    trs = [m.meta.get('training') or {} for m in ms]
+    seeds = [split_seed if split_seed is not None else t.get('split_seed') for t in trs]   # None: a split the caller made
+    va = splits[0][splits[0].is_valid]
+    meta = dict(format=ENSEMBLE_FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__,
+                arch=f"{len(ms)} x {archs[0]}" if len(set(archs)) == 1 else ' + '.join(archs),
+                **{k: ms[0].meta[k] for k in ('size', 'resize', 'mean', 'std', 'classes')},
+                threshold=0.5, threshold_rule=rule, target_recall=target_recall, tta=bool(tta), disclaimer=DISCLAIMER,
+                created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+                training=dict(split_seed=seeds[0], valid_pct=trs[0].get('valid_pct', 0.15), n_valid=len(va),
+                              member_seeds=[t.get('seed') for t in trs]))
+    ens = PneumoEnsemble(ms, meta)
+    pv = ens.predict(va, progress=False).prob_pneumonia.values
+    yv = (va.label == POSITIVE).astype(int).values
+    meta['threshold'] = choose_threshold(yv, pv, rule, target_recall)
+    meta['val_metrics'] = metrics_table(yv, pv, meta['threshold'], n_boot=0).value.round(4).to_dict()
+    return ens
+
+@patch
+def save(self:PneumoEnsemble, path:str|Path, # folder to write (created or replaced)
+        )->Path: # the folder
+    "Save each member as a model folder, and `ensemble.json`, atomically into the folder `path`."
+    path = _model_dir(path)
+    with atomic_path(path) as tmp:
+        tmp.mkdir()
+        recs = []
+        for i, m in enumerate(self.members):
+            m.save(tmp/f'member{i}')   # records its weights' checksum in `m.meta`
+            recs.append(dict(folder=f'member{i}', weights_sha256=m.meta['weights_sha256']))
+        meta = {**self.meta, 'members': recs}
+        (tmp/'ensemble.json').write_text(json.dumps(meta, indent=2, default=float))
+    self.meta = meta
+    return path
+
+def _load_ensemble(d:Path, cpu:bool)->PneumoEnsemble:
+    "The ensemble saved in folder `d`; every member loaded by `load_model` and checked against the record."
+    jf = d/'ensemble.json'
+    try: meta = json.loads(jf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise PneumoError(f"{jf}: damaged ensemble description ({e})") from None
+    if not isinstance(meta, dict) or meta.get('format') != ENSEMBLE_FORMAT: raise PneumoError(f"{jf}: not a pneumo_nb ensemble description")
+    if meta.get('format_version') != FORMAT_VERSION:
+        raise PneumoError(f"{jf}: ensemble format version {meta.get('format_version')} (pneumo_nb {meta.get('package_version')}); "
+                          f"this pneumo_nb ({pneumo_nb.__version__}) reads version {FORMAT_VERSION}: rebuild it or use a matching pneumo_nb")
+    missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', 'members') if k not in meta]
+    if missing: raise PneumoError(f"{jf}: ensemble description lacks {', '.join(missing)}")
+    if meta['classes'] != CLASSES: raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES}")
+    recs = meta['members']
+    ok = lambda r: (isinstance(r, dict) and isinstance(r.get('folder'), str)   # a plain folder name inside `d`, nothing like '../x'
+                    and r['folder'] == Path(r['folder']).name and r['folder'] not in ('', '.', '..'))
+    if not isinstance(recs, list) or len(recs) < 2 or not all(ok(r) for r in recs):
+        raise PneumoError(f"{jf}: the list of members is damaged")
+    ms = []
+    for r in recs:
+        m = load_model(d/r['folder'], cpu=cpu)
+        if type(m) is not PneumoModel or m.meta['weights_sha256'] != r.get('weights_sha256'):
+            raise PneumoError(f"{d/r['folder']}: not the member this ensemble was saved with (its weights differ from the record in {jf.name})")
+        if any(m.meta.get(k) != meta[k] for k in ('size', 'mean', 'std')):
+            raise PneumoError(f"{d/r['folder']}: its input size or normalisation differs from the ensemble's")
+        ms.append(m)
+    return PneumoEnsemble(ms, meta)
 
 # %% ../nbs/04_model.ipynb #ff2948fc
 ITERATIONS = {
