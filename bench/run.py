@@ -4,10 +4,12 @@
 Prints one table and writes it as JSON. Not a test: run it by hand, on a quiet machine.
 
     python bench/run.py --data ../shared/data/chest_xray --seeds 3 --out bench/results
+    python bench/run.py --data ../shared/data/chest_xray --model outputs/run/model    # cost of a saved model only
 
 Measures, for the default configuration (`pneumo_nb.model.train` defaults): training wall time, CPU time and
 images/s; inference images/s in batches and single-image latency; data-loading images/s on its own; peak
-resident memory; and the official-test metrics at the validation-chosen threshold. The plain PyTorch reference
+resident memory; and the official-test metrics at the validation-chosen threshold. With `--model`, no training:
+inference, latency, loading and memory of that saved model, and its test metrics. The plain PyTorch reference
 trains the same network (timm efficientnet_lite0, same offline ImageNet weights), same input size, same epochs,
 same images and patient split, with torchvision transforms and a hand-written loop.
 """
@@ -18,7 +20,7 @@ import numpy as np, pandas as pd, torch
 from pneumo_nb.core import get_device, seed_everything, POSITIVE, CLASSES, DISCLAIMER
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import split_by_patient, class_weights, open_xray
-from pneumo_nb.model import train, evaluate, choose_threshold, metrics_table, xray_dataloaders, lite_state_dict
+from pneumo_nb.model import train, load_model, evaluate, choose_threshold, metrics_table, xray_dataloaders, lite_state_dict
 import pneumo_nb
 
 METRICS = ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']
@@ -127,11 +129,20 @@ def main():
     ap.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     ap.add_argument('--out', default='bench/results', help='folder for the JSON')
     ap.add_argument('--save-model', help='save the first seed\'s model to this folder')
+    ap.add_argument('--model', help='measure this saved model (a folder) instead of training: inference, latency, loading, memory')
     args = ap.parse_args()
+    if args.model and args.save_model: ap.error('--model measures a saved model; --save-model saves a trained one: not both')
     dev = get_device(args.cpu)
     df = split_by_patient(index_images(args.data))
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
     runs = []
+    if args.model:   # a saved model: no training, no plain reference
+        m = load_model(args.model, cpu=args.cpu)
+        ev = evaluate(m, df, split='test', n_boot=0)
+        runs.append(dict(threshold=m.threshold, val_auc=m.meta['val_metrics']['roc_auc'],
+                         **{f'test_{k}': v for k,v in ev.summary().items() if k in METRICS}))
+        extra = {**bench_inference(m, df, args), **bench_loading(df, args, dev)}
+        args.seeds, args.plain_seeds = 0, 0
     for s in range(args.seeds):
         m, r = bench_pneumo(df, 42+s, args, dev); r['seed'] = 42+s; runs.append(r)
         print(f"pneumo_nb seed {42+s}: " + ', '.join(f'{k}={v:.4g}' for k,v in r.items()), flush=True)
@@ -156,7 +167,7 @@ def main():
         table['plain PyTorch'] = pd.Series({k: f"{Q[k].mean():.4f}" for k in Q if k != 'seed'})
         table['ratio pneumo_nb / plain'] = pd.Series({k: f"{P[k].mean()/Q[k].mean():.2f}" for k in Q if k in P and k != 'seed'})
         if 'infer_img_s' in Q: table.loc['infer_img_s', 'ratio pneumo_nb / plain'] = f"{extra['infer_img_s']/Q.infer_img_s.mean():.2f}"
-    meta = dict(started=started, plain_from=args.plain_from, hardware=hardware(dev), versions=versions(), seeds=args.seeds, subset=args.subset,
+    meta = dict(started=started, model=args.model, plain_from=args.plain_from, hardware=hardware(dev), versions=versions(), seeds=args.seeds, subset=args.subset,
                 n_train=int(((df.split == 'train') & ~df.is_valid).sum()), n_test=int((df.split == 'test').sum()),
                 note=DISCLAIMER)
     print(json.dumps(meta, indent=1)); print(table.fillna('').to_string())
