@@ -12,10 +12,15 @@ specificity and AUC:
 - adapted to one half of the test patients and scored on the other half (`--reps` random halves, both ways);
 - adapted to 200 test films of a given pneumonia share, scored on the whole test set (the class mix matters);
 - recalibrated and then adapted to the test films, at the recalibrated model's threshold.
+With `--first 1,3,49`, instead: only the first K BatchNorm layers (the stem's is the first) adapted, for each K,
+(a) to the test films, and to 200 test films of 10% and 90% pneumonia, at the model's own threshold; and (b) the same
+with the threshold chosen again on the validation films adapted to themselves, so that validation and test are scored
+the same way and the threshold is not simply moved by the adaptation.
 Adapting uses the test films without their labels; the labels only score the result. Not a test: run by hand.
 """
 import argparse, copy, time
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, torch
+from torch import nn
 from sklearn.model_selection import StratifiedGroupKFold
 from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
@@ -23,15 +28,38 @@ from pneumo_nb.model import PneumoModel, load_model, recalibrate_bn, choose_thre
 
 def scores(m, rows): return m.predict(rows, progress=False).prob_pneumonia.values
 
-def adapted(m, rows, bs=64):   # a copy of `m` whose BatchNorm statistics come from the films of `rows`
+def adapted(m, rows, bs=64, first=None):   # a copy of `m` whose BatchNorm statistics (of its `first` BatchNorm layers only, if given) come from the films of `rows`
     c = PneumoModel(copy.deepcopy(m.net), copy.deepcopy(m.meta)); c.device = m.device
-    recalibrate_bn(c.net.to(c.device), c._batches(rows.path.tolist(), bs))
+    net = c.net.to(c.device)
+    if first is None: recalibrate_bn(net, c._batches(rows.path.tolist(), bs)); return c
+    bns = [x for x in net.modules() if isinstance(x, nn.modules.batchnorm._BatchNorm)][:first]
+    with torch.no_grad():
+        net.eval()
+        for b in bns: b.reset_running_stats(); b.momentum = None; b.train()   # an equal-weight average, as in `recalibrate_bn`
+        for x in c._batches(rows.path.tolist(), bs): net(x)
+        net.eval()
     return c
 
 def line(tag, y, p, t):
     r = metrics_table(y, p, t, n_boot=0).value
-    print(f"  {tag:44s} thr {t:.3f}  acc {r['accuracy']:.3f}  sens {r['sensitivity']:.3f}  spec {r['specificity']:.3f}  AUC {r['roc_auc']:.3f}", flush=True)
+    print(f"  {tag:70s} thr {t:.3f}  acc {r['accuracy']:.3f}  sens {r['sensitivity']:.3f}  spec {r['specificity']:.3f}  AUC {r['roc_auc']:.4f}", flush=True)
     return r
+
+def mixes(te, yt):   # 200 test films, 10% and 90% pneumonia
+    return {s: pd.concat([te[yt == 1].sample(round(200*s), random_state=0), te[yt == 0].sample(200-round(200*s), random_state=0)]) for s in (0.1, 0.9)}
+
+def first_layers(m, va, te, yv, yt, ks):
+    n = sum(isinstance(x, nn.modules.batchnorm._BatchNorm) for x in m.net.modules())
+    for k in ks:
+        k = min(k, n); mx = mixes(te, yt)
+        pv = scores(adapted(m, va, first=k), va)
+        t = choose_threshold(yv, pv, m.meta['threshold_rule'], m.meta['target_recall'])
+        pt = scores(adapted(m, te, first=k), te)
+        pm = {s: scores(adapted(m, films, first=k), te) for s, films in mx.items()}
+        line(f'first {k}/{n}: validation adapted to itself, threshold chosen again', yv, pv, t)
+        for tag, thr in (("own threshold", m.threshold), ("threshold chosen on adapted validation", t)):
+            line(f'first {k}/{n}, {tag}: adapted to the test films', yt, pt, thr)
+            for s, p in pm.items(): line(f'first {k}/{n}, {tag}: adapted to 200, {s:.0%} pneumonia', yt, p, thr)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,6 +69,7 @@ def main():
     ap.add_argument('--reps', type=int, default=3, help='random halvings of the test patients')
     ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
     ap.add_argument('--recalibrate-only', action='store_true', help='only the recalibration on clean training films')
+    ap.add_argument('--first', help='comma-separated counts K: adapt only the first K BatchNorm layers (see above), nothing else')
     args = ap.parse_args()
     idx = index_images(args.data)
     for path in args.models:
@@ -50,6 +79,10 @@ def main():
         yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
         print(f"{path}: {m.meta['arch']} {m.size} px, seed {tr['seed']}, threshold {m.threshold:.3f}", flush=True)
         line('as trained', yt, scores(m, te), m.threshold)
+        if args.first:
+            line('validation, as trained', yv, scores(m, va), m.threshold)
+            first_layers(m, va, te, yv, yt, [int(k) for k in args.first.split(',')])
+            print(f"  ({time.time()-t0:.0f} s)", flush=True); continue
         rc = adapted(m, fit.sample(min(args.films, len(fit)), random_state=tr['seed']))   # the same re-estimate `train` makes
         pv = scores(rc, va); rc.meta['threshold'] = choose_threshold(yv, pv, m.meta['threshold_rule'], m.meta['target_recall'])
         print(f"  recalibrated: validation AUC {metrics_table(yv, scores(m, va), m.threshold, n_boot=0).value['roc_auc']:.4f} -> "
