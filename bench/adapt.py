@@ -19,7 +19,7 @@ the same way and the threshold is not simply moved by the adaptation.
 Adapting uses the test films without their labels; the labels only score the result. Not a test: run by hand.
 """
 import argparse, copy, time
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd
 from torch import nn
 from sklearn.model_selection import StratifiedGroupKFold
 from pneumo_nb.core import POSITIVE
@@ -30,14 +30,10 @@ def scores(m, rows): return m.predict(rows, progress=False).prob_pneumonia.value
 
 def adapted(m, rows, bs=64, first=None):   # a copy of `m` whose BatchNorm statistics (of its `first` BatchNorm layers only, if given) come from the films of `rows`
     c = PneumoModel(copy.deepcopy(m.net), copy.deepcopy(m.meta)); c.device = m.device
-    net = c.net.to(c.device)
-    if first is None: recalibrate_bn(net, c._batches(rows.path.tolist(), bs)); return c
-    bns = [x for x in net.modules() if isinstance(x, nn.modules.batchnorm._BatchNorm)][:first]
-    with torch.no_grad():
-        net.eval()
-        for b in bns: b.reset_running_stats(); b.momentum = None; b.train()   # an equal-weight average, as in `recalibrate_bn`
-        for x in c._batches(rows.path.tolist(), bs): net(x)
-        net.eval()
+    later = [x for x in c.net.modules() if isinstance(x, nn.modules.batchnorm._BatchNorm)][first:] if first else []
+    keep = [copy.deepcopy(x.state_dict()) for x in later]
+    recalibrate_bn(c.net.to(c.device), c._batches(rows.path.tolist(), bs))
+    for x, sd in zip(later, keep): x.load_state_dict(sd)   # the first layers come first in the forward pass: their statistics do not depend on the later ones
     return c
 
 def line(tag, y, p, t):
@@ -50,8 +46,9 @@ def mixes(te, yt):   # 200 test films, 10% and 90% pneumonia
 
 def first_layers(m, va, te, yv, yt, ks):
     n = sum(isinstance(x, nn.modules.batchnorm._BatchNorm) for x in m.net.modules())
+    mx = mixes(te, yt)
     for k in ks:
-        k = min(k, n); mx = mixes(te, yt)
+        k = min(k, n)
         pv = scores(adapted(m, va, first=k), va)
         t = choose_threshold(yv, pv, m.meta['threshold_rule'], m.meta['target_recall'])
         pt = scores(adapted(m, te, first=k), te)
