@@ -181,8 +181,8 @@ def run(df, name, seed, subset=None, save=None):
     return dict(name=name, seed=seed, settings=CONFIGS[name], train_s=round(secs, 1), device=str(m.device), threshold=m.threshold,
                 val_auc=m.meta['val_metrics']['roc_auc'], **{f'test_{k}': round(float(mt[k]), 4) for k in
                 ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']},
-                val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=np.round(pv, 6).tolist(),
-                test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=np.round(pt, 6).tolist(),
+                val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=pv.astype(float).tolist(),
+                test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=pt.astype(float).tolist(),
                 **{f'stress_val_{c.lower()}': v for c, v in stress(m, va).items()})
 
 def main():
