@@ -220,8 +220,8 @@ def cmd_predict(a):
     n_err = int(res.error.notna().sum())
     for r in res[res.error.notna()].itertuples(): _log(f"pneumo: skipped {r.error}")
     _log(f"{len(res)} files: {len(res)-n_err} screened ({int((res.label == POSITIVE).sum())} flagged {POSITIVE}), "
-         f"{n_err} unreadable; written to {a.out}\n{DISCLAIMER}")
-    if n_err == len(res): raise PneumoError(f"none of the {len(res)} files could be read (see {a.out})")
+         f"{n_err} not screened (unreadable or not a radiograph); written to {a.out}\n{DISCLAIMER}")
+    if n_err == len(res): raise PneumoError(f"none of the {len(res)} files could be screened (see {a.out})")
     return 0
 
 # %% ../nbs/06_cli.ipynb #c5de9149

@@ -270,7 +270,9 @@ def lime_explain(model:PneumoModel, # a trained model
     from tqdm.auto import tqdm
     _check_model(model)
     img = np.asarray(open_xray(item).resize((model.size, model.size), Image.Resampling.BILINEAR))
-    fn = lambda batch: np.stack([1-(p := model.predict(list(batch), progress=False).prob_pneumonia.values), p], 1)
+    def fn(batch):   # LIME's perturbed films straight to the network: hiding every superpixel gives a blank film, which `predict` refuses
+        p = model._forward(torch.stack([model.to_tensor(Image.fromarray(b)) for b in batch]), model.tta)
+        return np.stack([1-p, p], 1)
     show = progress if progress is not None else show_progress()
     # lime 0.2 always draws a tqdm bar (no argument turns it off), which floods logs: silence it unless wanted
     with mock.patch.object(lime_image, 'tqdm', lambda it, **kw: tqdm(it, disable=not show, **kw)):

@@ -8,6 +8,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/model.html.md"""
 from __future__ import annotations
 import copy, json, os, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
 from fastcore.basics import patch
+from fastcore.parallel import parallel
 from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -268,7 +269,9 @@ class PneumoModel:
                 progress:bool|None=None, # show a progress bar; by default in notebooks and terminals
                )->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error)
         "Probability of PNEUMONIA and the screening label for each item."
-        if isinstance(items, pd.DataFrame): items = items.path.tolist()
+        if isinstance(items, pd.DataFrame):
+            if 'path' not in items: raise PneumoError(f"a DataFrame of items needs a `path` column; it has {list(items.columns)}")
+            items = items.path.tolist()
         elif isinstance(items, (str, Path, Image.Image, np.ndarray)): items = [items]
         items = list(items)
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
@@ -381,6 +384,16 @@ def _subset(df, n, seed):
     pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
     return pd.concat([*pick, df[df.split != 'train']])
 
+def _check_films(rows, n_workers=4):
+    "Read every film of `rows` once; raise `PneumoError` naming those that cannot be used (unreadable, too small, blank)."
+    def why(p):
+        try: open_xray(p)
+        except PneumoError as e: return str(e)
+    bad = [e for e in parallel(why, rows.path.tolist(), n_workers=n_workers, threadpool=True, progress=False) if e]
+    if bad: raise PneumoError(f"{len(bad)} of {len(rows)} films cannot be used for training:\n  " + '\n  '.join(bad[:10])
+                              + ('\n  ...' if len(bad) > 10 else '') + "\nRemove them, or train on the readable rows of an audit: "
+                              "`a = audit(index_images(folder)); train(a[a.ok])`")
+
 # %% ../nbs/04_model.ipynb #c3a2fb5b
 def train(data=None, # dataset folder, or an index DataFrame (from `index_images`); `data_dir()` by default
           arch:str='efficientnet_lite0', # network: see `build_net`
@@ -417,6 +430,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if balance == 'downsample': df = downsample(df, seed)
     elif balance not in ('weights', None): raise PneumoError(f"balance must be 'weights', 'downsample' or None, not {balance!r}")
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
+    _check_films(df[df.split == 'train'])   # a bad film fails here, by name, not minutes into training from inside the data loader
     device = get_device(cpu)
     dls = xray_dataloaders(df, size=size, bs=bs, augment=augment, device=device)
     w = torch.tensor(class_weights(fit_rows) if balance == 'weights' else [1., 1.], dtype=torch.float32, device=device)

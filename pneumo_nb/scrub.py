@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/scrub.html.md"""
 
 # %% ../nbs/02_scrub.ipynb #c37ed951
 from __future__ import annotations
-import warnings
+import os, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, UnidentifiedImageError
@@ -15,8 +15,8 @@ from .core import *
 from .obtain import index_images
 
 # %% auto #0
-__all__ = ['MIN_SIDE', 'check_image', 'audit', 'audit_summary', 'duplicate_groups', 'split_by_patient', 'class_weights',
-           'downsample', 'to_gray8', 'make_cache', 'open_xray']
+__all__ = ['MIN_SIDE', 'to_gray8', 'check_image', 'audit', 'audit_summary', 'duplicate_groups', 'split_by_patient',
+           'class_weights', 'downsample', 'make_cache', 'open_xray']
 
 # %% ../nbs/02_scrub.ipynb #acde4c26
 MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
@@ -24,6 +24,31 @@ MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
 def _too_small(w:int, h:int)->str|None:
     "Why a `w`×`h` image cannot be a radiograph, or None when it is large enough."
     return f"image too small ({w}×{h} px; a radiograph needs at least {MIN_SIDE} px a side)" if min(w, h) < MIN_SIDE else None
+
+def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I, float F
+            )->Image.Image: # 8-bit grayscale
+    "Convert a radiograph to 8-bit grayscale. 16-bit images are scaled by the bit depth they use (8, 10, 12, 14 or 16 bits); float images in [0,1] by 255, other floats by their range; NaN or infinite pixels raise `PneumoError`."
+    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
+        a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all(): raise PneumoError(f"{(~np.isfinite(a)).sum()} NaN or infinite pixel values")
+        if im.mode == 'F' and a.min() >= 0 and a.max() <= 1: a = a*255
+        elif im.mode == 'F' or a.min() < 0:
+            lo, hi = a.min(), a.max()
+            a = (a-lo)/(hi-lo if hi > lo else 1)*255
+        else:
+            bits = next(b for b in (8, 10, 12, 14, 16, 32) if a.max() < 2**b)
+            a = a*255/(2**bits-1)
+        return Image.fromarray(a.round().clip(0, 255).astype(np.uint8), 'L')
+    if im.mode in ('RGBA', 'LA', 'P', 'PA'): im = im.convert('RGBA').convert('RGB')
+    return im.convert('L')
+
+def _as_gray(im:Image.Image)->tuple:
+    "(`im` as 8-bit gray, None), or (None, why its pixels cannot be a radiograph): too small, NaN or infinite, or blank."
+    if (e := _too_small(*im.size)): return None, e
+    try: g = to_gray8(im)
+    except PneumoError as e: return None, str(e)
+    lo, hi = g.getextrema()
+    return (None, f"blank image (every pixel is {lo} in 8-bit gray)") if lo == hi else (g, None)
 
 # %% ../nbs/02_scrub.ipynb #4457e15b
 def check_image(path:str|Path, # an image file
@@ -38,7 +63,7 @@ def check_image(path:str|Path, # an image file
         with Image.open(path) as im:
             r.update(mode=im.mode, width=im.width, height=im.height)
             im.load()
-        r['error'] = _too_small(im.width, im.height)
+            r['error'] = _as_gray(im)[1]
         r['ok'] = r['error'] is None
     except UnidentifiedImageError: r['error'] = 'not an image (unrecognised format)'
     except FileNotFoundError: r['error'] = 'file not found'
@@ -124,23 +149,7 @@ def _cache_one(job, size):
             k = size/min(im.size)
             if k < 1: im = im.resize((round(im.width*k), round(im.height*k)), Image.Resampling.LANCZOS, reducing_gap=3.0)
             with atomic_path(dst) as t: im.save(t, format='PNG')
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e: return f"{src}: {e}"
-
-def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I, float F
-            )->Image.Image: # 8-bit grayscale
-    "Convert a radiograph to 8-bit grayscale. 16-bit images are scaled by the bit depth they use (8, 10, 12, 14 or 16 bits); float images in [0,1] by 255, other floats by their range."
-    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
-        a = np.asarray(im, dtype=np.float64)
-        if im.mode == 'F' and a.min() >= 0 and a.max() <= 1: a = a*255
-        elif im.mode == 'F' or a.min() < 0:
-            lo, hi = a.min(), a.max()
-            a = (a-lo)/(hi-lo if hi > lo else 1)*255
-        else:
-            bits = next(b for b in (8, 10, 12, 14, 16, 32) if a.max() < 2**b)
-            a = a*255/(2**bits-1)
-        return Image.fromarray(a.round().clip(0, 255).astype(np.uint8), 'L')
-    if im.mode in ('RGBA', 'LA', 'P', 'PA'): im = im.convert('RGBA').convert('RGB')
-    return im.convert('L')
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, PneumoError) as e: return f"{src}: {e}"
 
 def make_cache(df:pd.DataFrame, # index with a `path` column
                dest:str|Path, # the cache folder
@@ -159,26 +168,31 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
     return df.assign(path=[str(d) for d in dsts])
 
 # %% ../nbs/02_scrub.ipynb #e252ec0e
-def _check_side(im, what:str):
-    "Return `im` (a PIL image or an array), or raise `PneumoError` naming `what` if a side is under `MIN_SIDE`."
-    w, h = im.size if isinstance(im, Image.Image) else im.shape[1::-1]
-    if (e := _too_small(w, h)): raise PneumoError(f"{what}: {e}")
-    return im
+def _finish(im:Image.Image, what:str)->Image.Image:
+    "`im` as 8-bit RGB, or `PneumoError` naming `what` and why its pixels cannot be a radiograph."
+    g, e = _as_gray(im)
+    if e: raise PneumoError(f"{what}: {e}")
+    return g.convert('RGB')
 
 # %% ../nbs/02_scrub.ipynb #97af5c17
 def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,3) or (H,W,4), 8- or 16-bit or float
              )->Image.Image: # 8-bit RGB image
     "Read a radiograph from a file, a PIL image or an array as 8-bit RGB; raise `PneumoError` naming the file if it cannot be read."
-    if isinstance(item, Image.Image): return to_gray8(_check_side(item, f'<{type(item).__name__}>')).convert('RGB')
+    if isinstance(item, Image.Image): return _finish(item, f'<{type(item).__name__}>')
     if isinstance(item, np.ndarray):
+        what = f'array of shape {item.shape}'
+        if item.dtype.kind not in 'uif': raise PneumoError(f"{what}, dtype {item.dtype}: expected integer or floating-point pixels")
         a = item[..., :3] if item.ndim == 3 and item.shape[2] in (3, 4) else item
         if a.ndim not in (2, 3) or a.size == 0 or (a.ndim == 3 and a.shape[2] != 3):
-            raise PneumoError(f"array of shape {item.shape}: expected (H,W), (H,W,3) or (H,W,4)")
-        _check_side(a, f'array of shape {item.shape}')
-        if a.dtype == np.uint8: return Image.fromarray(np.ascontiguousarray(a)).convert('L').convert('RGB')
+            raise PneumoError(f"{what}: expected (H,W), (H,W,3) or (H,W,4)")
+        if a.dtype == np.uint8: return _finish(Image.fromarray(np.ascontiguousarray(a)), what)
         a = a.mean(2) if a.ndim == 3 else a
-        mode = 'F' if np.issubdtype(a.dtype, np.floating) else 'I'
-        return to_gray8(Image.fromarray(a.astype(np.float32 if mode == 'F' else np.int32), mode)).convert('RGB')
+        as_int = a.dtype.kind in 'ui' and a.max() < 2**31 and a.min() >= -2**31   # else: scaled by its range, as a float
+        return _finish(Image.fromarray(a.astype(np.int32) if as_int else a.astype(np.float32), 'I' if as_int else 'F'), what)
+    if not isinstance(item, (str, os.PathLike)):
+        raise PneumoError(f"<{type(item).__name__}>: expected a file path, a PIL image or an array")
+    if re.match(r'[a-z][a-z0-9+.-]*://', str(item), re.I):
+        raise PneumoError(f"{item}: a URL; only local files are read (download it first)")
     path = Path(item)
     if not path.exists(): raise PneumoError(f"{path}: file not found")
     if path.is_dir(): raise PneumoError(f"{path}: is a folder, not an image")
@@ -186,7 +200,7 @@ def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,3) or (H,W,4)
     try:
         with Image.open(path) as im:
             im.load()
-            return to_gray8(_check_side(im, str(path))).convert('RGB')
+            return _finish(im, str(path))
     except UnidentifiedImageError: raise PneumoError(f"{path}: not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise PneumoError(f"{path}: unreadable image ({e})") from None
