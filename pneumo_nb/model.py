@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/model.html.md"""
 
 # %% ../nbs/04_model.ipynb #b9716af6
 from __future__ import annotations
-import copy, json, os, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
+import copy, json, numbers, os, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
 from fastcore.basics import patch
 from fastcore.parallel import parallel
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColRead
 import pneumo_nb
 from .core import *
 from .obtain import index_images
-from .scrub import split_by_patient, class_weights, downsample, open_xray
+from .scrub import split_by_patient, class_weights, downsample, open_xray, MIN_SIDE
 from .explore import xray_augmentations
 
 # %% auto #0
@@ -29,6 +29,15 @@ __all__ = ['OFFLINE_WEIGHTS', 'FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'IT
            'SmallCNN', 'DenseNet', 'build_net', 'choose_threshold', 'metrics_table', 'PneumoModel', 'load_model',
            'recalibrate_bn', 'train', 'training_split', 'Evaluation', 'evaluate', 'PneumoEnsemble', 'ensemble',
            'compare']
+
+# %% ../nbs/04_model.ipynb #cf215904
+def _need(ok:bool, msg:str):
+    "Raise `PneumoError(msg)` unless `ok`: argument checks that name the argument and what it got, before any work starts."
+    if not ok: raise PneumoError(msg)
+
+def _whole(x, lo:int)->bool: return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= lo
+def _real(x)->bool: return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
+
 
 # %% ../nbs/04_model.ipynb #e54ae7bf
 def _xray_image(p): return PILImage(open_xray(p))
@@ -144,6 +153,7 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
     from sklearn.metrics import roc_curve, precision_recall_curve
     y, p = np.asarray(y), np.asarray(p, dtype=float)
     if len(set(y)) < 2: raise PneumoError("choosing a threshold needs both classes among the validation images")
+    _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
     if rule == 'recall':
         _, tpr, thr = roc_curve(y, p, drop_intermediate=False)   # every cut point, or the exact one may be skipped
         return float(min(1., thr[np.argmax(tpr >= target_recall)]))
@@ -195,6 +205,19 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
 
 # %% ../nbs/04_model.ipynb #5e16101d
 FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
+
+def _check_labels(df:pd.DataFrame, what:str):
+    "Raise `PneumoError` unless every label of `df` is one of `CLASSES` (labels are spelt exactly; a typo would count as NORMAL)."
+    bad = df[~df.label.isin(CLASSES)]
+    if len(bad): raise PneumoError(f"{what}: {len(bad)} label(s) not in {CLASSES}, e.g. {bad.label.iloc[0]!r} for "
+                                   f"{bad.path.iloc[0] if 'path' in bad else bad.index[0]}")
+
+def _check_meta(meta:dict, jf:Path):
+    "Raise `PneumoError` naming `jf` if a field `predict` relies on has the wrong type or range (a hand-edited or damaged description)."
+    _need(_real(meta['threshold']) and 0 <= meta['threshold'] <= 1, f"{jf}: threshold {meta['threshold']!r} is not a number between 0 and 1")
+    _need(_whole(meta['size'], MIN_SIDE), f"{jf}: input size {meta['size']!r} is not a whole number of pixels >= {MIN_SIDE}")
+    _need(all(isinstance(v, list) and len(v) == 3 and all(map(_real, v)) for v in (meta['mean'], meta['std'])) and min(meta['std']) > 0,
+          f"{jf}: normalisation mean {meta['mean']!r}, std {meta['std']!r}: expected three numbers each, std above 0")
 
 def _load_items(items, errors):
     "Images for `items` (paths, PIL images, arrays), with an error text per item that cannot be read."
@@ -274,6 +297,9 @@ class PneumoModel:
             items = items.path.tolist()
         elif isinstance(items, (str, Path, Image.Image, np.ndarray)): items = [items]
         items = list(items)
+        _need(threshold is None or (_real(threshold) and 0 <= threshold <= 1), f"threshold must be a number between 0 and 1, got {threshold!r}")
+        _need(_whole(bs, 1), f"bs must be a whole number >= 1, got {bs!r}")
+        _need(n_workers is None or _whole(n_workers, 1), f"n_workers must be a whole number >= 1 or None, got {n_workers!r}")
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
         thr = self.threshold if threshold is None else float(threshold)
         tta = self.tta if tta is None else bool(tta)
@@ -336,11 +362,13 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `Pneum
     missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', 'weights_sha256') if k not in meta]
     if missing: raise PneumoError(f"{jf}: model description lacks {', '.join(missing)}")
     if meta['classes'] != CLASSES: raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES}")
+    _check_meta(meta, jf)
     if file_hash(wf) != meta['weights_sha256']:
         raise PneumoError(f"{wf}: the weights do not match their checksum in model.json (truncated or modified file)")
     try: sd = load_file(wf)
     except Exception as e: raise PneumoError(f"{wf}: unreadable weights ({e})") from None
-    net = build_net(meta['arch'], pretrained=False, head=meta.get('head') or meta.get('training', {}).get('head', 'fastai'))
+    try: net = build_net(meta['arch'], pretrained=False, head=meta.get('head') or meta.get('training', {}).get('head', 'fastai'))
+    except PneumoError as e: raise PneumoError(f"{jf}: {e}") from None
     try: net.load_state_dict(sd)
     except RuntimeError as e: raise PneumoError(f"{wf}: the weights do not fit a {meta['arch']} network") from None
     m = PneumoModel(net, meta)
@@ -421,6 +449,17 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           progress:bool|None=None, # progress bars; by default in notebooks and terminals only
          )->PneumoModel:
     "Train a pneumonia screening model with fastai transfer learning; choose its threshold on validation."
+    _need(_whole(epochs, 0) and _whole(freeze_epochs, 0) and epochs + freeze_epochs > 0,
+          f"epochs and freeze_epochs must be whole numbers >= 0, not both 0; got {epochs!r} and {freeze_epochs!r}")
+    _need(_whole(size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {size!r}")
+    _need(_whole(bs, 2), f"bs must be a whole number >= 2 (BatchNorm needs two films a batch), got {bs!r}")
+    _need(lr is None or (_real(lr) and lr > 0), f"lr must be a positive number, or None for `lr_find`, got {lr!r}")
+    _need(_real(lr_ratio) and lr_ratio > 0, f"lr_ratio must be a positive number, got {lr_ratio!r}")
+    _need(wd is None or (_real(wd) and wd >= 0), f"wd must be a number >= 0 or None, got {wd!r}")
+    _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
+    _need(threshold_rule in ('recall', 'f1'), f"unknown threshold rule {threshold_rule!r}: use 'recall' or 'f1'")
+    _need(subset is None or _whole(subset, 1), f"subset must be a whole number >= 1 or None, got {subset!r}")
+    _need(_whole(recalibrate, 0), f"recalibrate must be a whole number >= 0, got {recalibrate!r}")
     t0 = time.time()
     seed_everything(seed)
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
@@ -543,11 +582,14 @@ def evaluate(model:PneumoModel, # a trained or loaded model
             )->Evaluation:
     "Score `model` on labelled images at its validation-chosen threshold: metrics with 95% CIs and a confusion matrix."
     from sklearn.metrics import confusion_matrix
+    _need(items is None or isinstance(items, (pd.DataFrame, str, os.PathLike)),
+          f"items must be an index DataFrame (`path` and `label` columns) or a dataset folder, not {type(items).__name__}")
     df = items if isinstance(items, pd.DataFrame) else index_images(items)
     if split is not None and 'split' in df:
         if split not in set(df.split): raise PneumoError(f"no images in split {split!r} (splits: {', '.join(sorted(set(df.split)))})")
         df = df[df.split == split]
     if 'label' not in df: raise PneumoError("evaluation needs a `label` column")
+    _check_labels(df, 'evaluate')
     preds = model.predict(df, tta=tta, threshold=threshold)
     preds['truth'] = df.label.values
     for c in ('kind', 'patient', 'split'):
@@ -568,6 +610,7 @@ def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled fi
     "A copy of the model whose decision threshold is chosen on `items`, a screening site's own labelled films."
     if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
+    _check_labels(items, 'rethreshold')
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
     tta = self.tta if tta is None else bool(tta)
@@ -675,6 +718,7 @@ def _load_ensemble(d:Path, cpu:bool)->PneumoEnsemble:
     missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', 'members') if k not in meta]
     if missing: raise PneumoError(f"{jf}: ensemble description lacks {', '.join(missing)}")
     if meta['classes'] != CLASSES: raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES}")
+    _check_meta(meta, jf)
     recs = meta['members']
     ok = lambda r: (isinstance(r, dict) and isinstance(r.get('folder'), str)   # a plain folder name inside `d`, nothing like '../x'
                     and r['folder'] == Path(r['folder']).name and r['folder'] not in ('', '.', '..'))
