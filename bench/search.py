@@ -83,6 +83,9 @@ CONFIGS = {
     'nzoom':     dict(aug=FRAME_AUG, normal_zoom=(1.4, 0.5)),   # NORMAL training films cropped tighter (zoom 1 to 1.4, half of them)
     'erase':     dict(aug=FRAME_AUG, erase=0.5),   # RandomErasing on half the training films (up to 3 patches, up to 20% of the film)
     'framenobal': dict(aug=FRAME_AUG, balance=None),   # framing, plain cross-entropy: no class weights
+    # framing, every BatchNorm layer kept in eval mode while fine-tuning: ImageNet's running statistics are used in
+    # training and prediction alike (affine weights still learn), so the training films' statistics are never learnt
+    'framebn':   dict(aug=FRAME_AUG, freeze_bn=True),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -92,6 +95,13 @@ CONFIGS = {
     'nobal':     dict(aug=MILD_AUG, balance=None),
     's224eq':    dict(aug=MILD_AUG, size=224, pre='eq'),
 }
+
+class FrozenBN(Callback):
+    "Search-only: keep every BatchNorm layer in eval mode during training (running statistics frozen at their pretrained values)."
+    order = 1   # after TrainEvalCallback (-10) has put the model in training mode
+    def before_train(self):
+        for m in self.model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm): m.eval()
 
 class WeightAverage(Callback):
     "Search-only: replace the trained weights by their equal-weight average (torch's `AveragedModel`, BatchNorm statistics too) over every training step from epoch `start` (0-based) on."
@@ -161,9 +171,9 @@ def run(df, name, seed, subset=None, save=None):
     cfg = dict(CONFIGS[name])
     aug, ls, pre, sq = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None), cfg.pop('squish', False)
     blur, mixup, avg = cfg.pop('blur', 0.), cfg.pop('mixup', 0.), cfg.pop('average_from', None)
-    nz, erase = cfg.pop('normal_zoom', None), cfg.pop('erase', 0.)
+    nz, erase, fbn = cfg.pop('normal_zoom', None), cfg.pop('erase', 0.), cfg.pop('freeze_bn', False)
     pm.Resize = (lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else _RESIZE
-    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else [])
+    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else [])
     pm.vision_learner = functools.partial(_VL, cbs=cbs) if cbs else _VL
     pm.xray_augmentations = (_with_squish if sq else functools.partial(_with_blur, blur) if blur else
                              functools.partial(_with_erasing, erase) if erase else _AUG)
