@@ -388,8 +388,7 @@ def recalibrate_bn(net:nn.Module, # network whose BatchNorm layers are re-estima
     for m in bns: m.reset_running_stats(); m.momentum = None; m.train()   # momentum None: an equal-weight average over batches
     n = 0
     try:
-        with torch.no_grad():   # statistics only: no gradients to keep
-            for x in batches: net(x); n += len(x)
+        for x in batches: net(x); n += len(x)   # under the decorator's no_grad: statistics only, no gradients to keep
         if bns and not n: raise PneumoError("recalibrate_bn: no images to estimate the BatchNorm statistics from")
     except BaseException:
         for m, sd in zip(bns, saved): m.load_state_dict(sd)
