@@ -201,7 +201,9 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
         bs['pr_auc'] = np.array([average_precision_score(y[i], p[i]) for i in ok]) if both else np.array([np.nan])
         lo = {k: np.nanpercentile(v, 2.5) if np.isfinite(v).any() else np.nan for k,v in bs.items()}
         hi = {k: np.nanpercentile(v, 97.5) if np.isfinite(v).any() else np.nan for k,v in bs.items()}
-    return pd.DataFrame({'value': val, 'ci_low': lo, 'ci_high': hi})
+    res = pd.DataFrame({'value': val, 'ci_low': lo, 'ci_high': hi})
+    if not both: res.loc[['f1_normal' if y.all() else 'f1_pneumonia', 'f1_macro']] = np.nan   # no F1 for a class with no films (scikit-learn would say 0)
+    return res
 
 # %% ../nbs/04_model.ipynb #5e16101d
 FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
@@ -597,7 +599,11 @@ def evaluate(model:PneumoModel, # a trained or loaded model
     y, p = (preds.truth == POSITIVE).astype(int).values, preds.prob_pneumonia.values
     cm = pd.DataFrame(confusion_matrix(y, (p >= thr).astype(int), labels=[0, 1]),
                       index=[f'true {c}' for c in CLASSES], columns=[f'predicted {c}' for c in CLASSES])
-    return Evaluation(metrics_table(y, p, thr, n_boot=n_boot, seed=seed), cm, preds, float(thr))
+    mt = metrics_table(y, p, thr, n_boot=n_boot, seed=seed)
+    if len(set(y)) < 2:   # legitimate (a clinic's confirmed cases), but part of the table cannot be computed: say so
+        nan = ', '.join(k for k, v in mt.value.items() if np.isnan(v))
+        warnings.warn(f"evaluate: all {len(y)} films are {POSITIVE if y.all() else 'NORMAL'}, so {nan} are undefined (NaN)", stacklevel=2)
+    return Evaluation(mt, cm, preds, float(thr))
 
 # %% ../nbs/04_model.ipynb #aa460cc2
 @patch
@@ -645,6 +651,12 @@ class PneumoEnsemble(PneumoModel):
                 f"val AUC={vm.get('roc_auc', float('nan')):.3f}) - {DISCLAIMER}")
     def _forward(self, x, tta): return np.mean([m._forward(x, tta) for m in self.members], 0)
 
+def _weights_digest(net:nn.Module)->str:
+    "SHA-256 of a network's parameters and buffers, in order: equal only for the same weights."
+    h = hashlib.sha256()
+    for k, t in net.state_dict().items(): h.update(k.encode()); h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
 def _same_split(splits):
     "Whether the patient splits (indexes with `is_valid`) hold out the same films."
     v = [s.set_index('path').is_valid.sort_index() for s in splits]
@@ -661,6 +673,11 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     ms = [load_model(m) if isinstance(m, (str, Path)) else m for m in models]
     if len(ms) < 2: raise PneumoError(f"an ensemble needs at least two models, got {len(ms)}")
     if not all(type(m) is PneumoModel for m in ms): raise PneumoError("ensemble members must be single models (`PneumoModel`), not ensembles")
+    digests = [_weights_digest(m.net) for m in ms]
+    for i, j in ((i, j) for i in range(len(ms)) for j in range(i)):
+        if digests[i] == digests[j]:
+            raise PneumoError(f"ensemble members {j+1} and {i+1} have identical weights (the same model twice): averaging a model "
+                              "with itself changes nothing; give models trained with different seeds")
     for k in ('size', 'mean', 'std', 'resize', 'classes'):
         vals = [m.meta.get(k) for m in ms]
         if any(v != vals[0] for v in vals): raise PneumoError(f"ensemble members must share their input {k}; they have {vals}")
