@@ -12,8 +12,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['CLASSES', 'POSITIVE', 'DISCLAIMER', 'SPLITS', 'PneumoError', 'cache_dir', 'find_dataset', 'data_dir', 'out_dir',
-           'atomic_path', 'seed_everything', 'get_device', 'in_test', 'in_notebook', 'show_progress', 'save_fig',
-           'file_hash']
+           'atomic_path', 'seed_everything', 'get_device', 'fastai_quietly', 'in_test', 'in_notebook', 'show_progress',
+           'save_fig', 'file_hash']
 
 # %% ../nbs/00_core.ipynb #0c6a7a1b
 CLASSES = ['NORMAL', 'PNEUMONIA']
@@ -101,6 +101,14 @@ def get_device(cpu:bool=False, # force the CPU even when a GPU is present
     if not cpu and torch.cuda.is_available(): return torch.device('cuda')
     if not cpu and getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
+
+# %% ../nbs/00_core.ipynb #143d2d9d
+@contextlib.contextmanager
+def fastai_quietly():
+    "Context for importing fastai without torch's `torch.jit.script` deprecation warning (raised by fastai's own import); other warnings still show."
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+        yield
 
 # %% ../nbs/00_core.ipynb #bc62fccd
 def in_test()->bool:

@@ -87,7 +87,7 @@ def xray_augmentations(max_rotate:float=15., # degrees of random rotation
                        pad_mode:str='zeros', # what fills the border uncovered by rotation or zoom-out: 'zeros', 'border' or 'reflection'
                       )->list: # fastai batch transforms
     "fastai `aug_transforms` for chest radiographs: no flips, no warp; rotation, zoom and lighting."
-    from fastai.vision.augment import aug_transforms
+    with fastai_quietly(): from fastai.vision.augment import aug_transforms
     return aug_transforms(do_flip=False, max_rotate=max_rotate, min_zoom=min_zoom, max_zoom=max_zoom, max_lighting=max_lighting,
                           max_warp=0., p_affine=0.75, p_lighting=0.75, pad_mode=pad_mode)
 
@@ -97,7 +97,7 @@ def plot_augmentations(path:str|Path, # one radiograph
                        seed:int=42, # which augmentations are drawn
                       ):
     "The same radiograph under `n` random training augmentations, as the model will see it."
-    from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, set_seed
+    with fastai_quietly(): from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, set_seed
     set_seed(seed)
     dls = DataBlock(blocks=(ImageBlock, CategoryBlock), get_y=lambda p: 'x', splitter=lambda o: (list(range(n)), list(range(n, 2*n))),
                     item_tfms=Resize(size, method=ResizeMethod.Squish),

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
-from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
-    IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
-    accuracy, SaveModelCallback, create_timm_model, create_vision_model, trainable_params, minimum)
 import pneumo_nb
 from .core import *
+with fastai_quietly():
+    from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
+        IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
+        accuracy, SaveModelCallback, create_timm_model, create_vision_model, trainable_params, minimum)
 from .obtain import index_images
 from .scrub import split_by_patient, class_weights, downsample, open_xray, MIN_SIDE
 from .explore import xray_augmentations
