@@ -414,6 +414,13 @@ def _subset(df, n, seed):
     pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
     return pd.concat([*pick, df[df.split != 'train']])
 
+def _epoch_logger(learn):
+    "fastai's per-epoch log as one readable line (`epoch 1: train_loss 0.3124, ...`) when no progress bar formats it (fastai prints a raw list)."
+    def log(vals):
+        names = list(learn.recorder.metric_names)
+        print(f"epoch {vals[0]}: " + ', '.join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names[1:], vals[1:])))
+    return log
+
 def _check_films(rows, n_workers=4):
     "Read every film of `rows` once; raise `PneumoError` naming those that cannot be used (unreadable, too small, blank)."
     def why(p):
@@ -489,6 +496,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     else: learn = Learner(dls, build_net(arch), splitter=trainable_params, **common)
     learn.to_channelslast(use_amp=device.type == 'cuda')
     show = progress if progress is not None else show_progress()
+    if not show: learn.logger = _epoch_logger(learn)
     keep_best = SaveModelCallback(monitor='roc_auc_score', comp=np.greater, fname='best', reset_on_fit=False)
     try:
         with (contextlib.nullcontext() if show else learn.no_bar()), warnings.catch_warnings():
