@@ -16,10 +16,9 @@ import argparse, functools, json, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import ImageFilter, ImageOps
+import pneumo_nb.model as pm, pneumo_nb.interpret as pi   # first: it imports fastai without torch's jit deprecation warning
 from fastai.callback.mixup import MixUp
 from fastai.callback.core import Callback
-
-import pneumo_nb.model as pm, pneumo_nb.interpret as pi
 from pneumo_nb.core import POSITIVE, get_device
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import split_by_patient
