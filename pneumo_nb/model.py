@@ -418,7 +418,8 @@ def _epoch_logger(learn):
     "fastai's per-epoch log as one readable line (`epoch 1: train_loss 0.3124, ...`) when no progress bar formats it (fastai prints a raw list)."
     def log(vals):
         names = list(learn.recorder.metric_names)
-        print(f"epoch {vals[0]}: " + ', '.join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names[1:], vals[1:])))
+        phase = 'head-only ' if getattr(learn.opt, 'frozen_idx', 0) else ''   # fastai counts each phase from 0: say which one this is
+        print(f"{phase}epoch {vals[0]}: " + ', '.join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names[1:], vals[1:])))
     return log
 
 def _check_films(rows, n_workers=4):
