@@ -1,0 +1,54 @@
+#!/usr/bin/env python
+"""Threshold rules compared on saved probabilities: each rule chooses its threshold on validation, the test set is scored once.
+
+    python bench/rules.py bench/results/search/runs.jsonl [--recalls 0.95,0.90] [--configs frame,framebn]
+
+Reads the runs that bench/search.py wrote (each keeps its validation and test probabilities), so no model is
+trained or loaded. For every run and every rule ('recall' at each target of `--recalls`, the default's 0.95 first,
+and 'f1', the highest F1 on validation) it applies `choose_threshold` to the validation probabilities, then
+`metrics_table` to the test probabilities at that threshold, exactly as `train` and `evaluate` do. Prints one row per
+run and rule, then the mean and standard deviation over the seeds of each configuration. Test labels are used to
+score, never to choose. Not a test: run by hand.
+"""
+import argparse, json
+import numpy as np, pandas as pd
+from pneumo_nb.model import choose_threshold, metrics_table
+
+KEYS = ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']
+
+def rows(run, recalls):
+    "One row per rule for one run of bench/search.py: the rule, its validation threshold and the test metrics there."
+    yv, pv, yt, pt = (np.asarray(run[k]) for k in ('yv', 'pv', 'yt', 'pt'))
+    rules = [(f'recall {r:g}', dict(rule='recall', target_recall=r)) for r in recalls] + [('f1', dict(rule='f1'))]
+    for name, kw in rules:
+        thr = choose_threshold(yv, pv, **kw)
+        mt = metrics_table(yt, pt, thr, n_boot=0).value
+        yield dict(config=run['name'], seed=run['seed'], rule=name, threshold=round(thr, 4),
+                   val_recall=round(float(((pv >= thr) & (yv == 1)).sum() / (yv == 1).sum()), 4),
+                   val_specificity=round(float(((pv < thr) & (yv == 0)).sum() / (yv == 0).sum()), 4),
+                   normals_flagged=int(((pt >= thr) & (yt == 0)).sum()), pneumonias_missed=int(((pt < thr) & (yt == 1)).sum()),
+                   **{k: round(float(mt[k]), 4) for k in KEYS})
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('runs', nargs='+', help='runs.jsonl files written by bench/search.py')
+    ap.add_argument('--recalls', default='0.95', help="comma-separated recall targets for the 'recall' rule (0.95: the default)")
+    ap.add_argument('--configs', help='only these configurations (comma-separated)')
+    args = ap.parse_args()
+    recalls = [float(r) for r in args.recalls.split(',')]
+    runs = [json.loads(l) for f in args.runs for l in open(f) if l.strip()]
+    if args.configs: runs = [r for r in runs if r['name'] in args.configs.split(',')]
+    if not runs: ap.error('no runs to compare')
+    df = pd.DataFrame([r for run in runs for r in rows(run, recalls)])
+    pd.set_option('display.width', 200)
+    print(df.to_string(index=False))
+    g = df.groupby(['config', 'rule'], sort=False)
+    cols = KEYS + ['threshold', 'normals_flagged', 'pneumonias_missed']
+    mean, std = g[cols].mean(), g[cols].std()   # std over seeds (n - 1); NaN for one seed
+    fmt = lambda c: '.1f' if c in ('normals_flagged', 'pneumonias_missed') else '.3f'
+    summ = pd.DataFrame({c: [f"{a:{fmt(c)}} ± {b:{fmt(c)}}" if b == b else f"{a:{fmt(c)}}" for a, b in zip(mean[c], std[c])]
+                         for c in cols}, index=mean.index)
+    print("\nmean ± standard deviation over seeds")
+    print(summ.assign(seeds=g.seed.nunique()).to_string())
+
+if __name__ == '__main__': main()
