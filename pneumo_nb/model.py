@@ -662,10 +662,9 @@ class PneumoEnsemble(PneumoModel):
     def _forward(self, x, tta): return np.mean([m._forward(x, tta) for m in self.members], 0)
 
 def _weights_digest(net:nn.Module)->str:
-    "SHA-256 of a network's parameters and buffers, in order: equal only for the same weights."
-    h = hashlib.sha256()
-    for k, t in net.state_dict().items(): h.update(k.encode()); h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+    "SHA-256 of the network's weights as `save` writes them (safetensors): a saved model's `weights_sha256`."
+    from safetensors.torch import save
+    return hashlib.sha256(save({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()})).hexdigest()
 
 def _same_split(splits):
     "Whether the patient splits (indexes with `is_valid`) hold out the same films."
@@ -684,9 +683,9 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     if len(ms) < 2: raise PneumoError(f"an ensemble needs at least two models, got {len(ms)}")
     if not all(type(m) is PneumoModel for m in ms): raise PneumoError("ensemble members must be single models (`PneumoModel`), not ensembles")
     digests = [_weights_digest(m.net) for m in ms]
-    for i, j in ((i, j) for i in range(len(ms)) for j in range(i)):
-        if digests[i] == digests[j]:
-            raise PneumoError(f"ensemble members {j+1} and {i+1} have identical weights (the same model twice): averaging a model "
+    for i, d in enumerate(digests):
+        if d in digests[:i]:
+            raise PneumoError(f"ensemble members {digests.index(d)+1} and {i+1} have identical weights (the same model twice): averaging a model "
                               "with itself changes nothing; give models trained with different seeds")
     for k in ('size', 'mean', 'std', 'resize', 'classes'):
         vals = [m.meta.get(k) for m in ms]
