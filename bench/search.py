@@ -162,8 +162,8 @@ def _with_erasing(erase, **kw):   # `xray_augmentations` plus fastai's RandomEra
     from fastai.vision.augment import RandomErasing
     return _AUG(**kw) + [RandomErasing(p=erase, sh=0.2, max_count=3)]
 
-def stress(m, rows):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}
-    fs = framing_stress(m, rows).drop(columns='n')
+def stress(m, rows, probs):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}; zoom 1 from `probs`
+    fs = framing_stress(m, rows, probs=probs).drop(columns='n')
     return {c: {k.split()[1]: round(float(v), 4) for k, v in fs.loc[c].items()} for c in fs.index}
 
 def run(df, name, seed, subset=None, save=None):
@@ -192,7 +192,7 @@ def run(df, name, seed, subset=None, save=None):
                 ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']},
                 val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=pv.astype(float).tolist(),
                 test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=pt.astype(float).tolist(),
-                **{f'stress_val_{c.lower()}': v for c, v in stress(m, va).items()})
+                **{f'stress_val_{c.lower()}': v for c, v in stress(m, va, pv).items()})
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

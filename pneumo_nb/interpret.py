@@ -79,13 +79,21 @@ def expected_calibration_error(y:np.ndarray, # true labels, 1 = PNEUMONIA
     bins = np.minimum((p*n_bins).astype(int), n_bins-1)
     return float(sum(abs(p[bins == b].mean() - y[bins == b].mean())*(bins == b).mean() for b in np.unique(bins)))
 
+def _given_probs(probs, items):
+    "`probs` as a float array, checked to hold one probability per row of `items`."
+    p = np.asarray(probs, float).ravel()
+    if len(p) != len(items): raise PneumoError(f"probs holds {len(p)} probabilities for {len(items)} items")
+    if not ((p >= 0) & (p <= 1)).all(): raise PneumoError("probs must be probabilities between 0 and 1")
+    return p
+
 def fit_temperature(model:PneumoModel, # a trained model
                     valid_items:pd.DataFrame, # labelled validation rows (never the test set)
+                    probs=None, # their probabilities of PNEUMONIA from `model.predict`, if already computed (not scored again)
                    )->float: # temperature T: calibrated p = sigmoid(logit(p)/T)
     "Fit a temperature on validation by minimising the negative log-likelihood."
     from scipy.optimize import minimize_scalar
     _check_model(model)
-    pv = model.predict(valid_items, progress=False).prob_pneumonia.values
+    pv = _given_probs(probs, valid_items) if probs is not None else model.predict(valid_items, progress=False).prob_pneumonia.values
     y, z = (valid_items.label == POSITIVE).astype(int).values, _logit(pv)
     nll = lambda t: -np.mean(y*np.log(1/(1+np.exp(-z/t)) + 1e-12) + (1-y)*np.log(1 - 1/(1+np.exp(-z/t)) + 1e-12))
     return float(minimize_scalar(nll, bounds=(0.05, 20), method='bounded').x)
@@ -242,16 +250,20 @@ def framing_stress(model:PneumoModel, # a trained model
                    items:pd.DataFrame, # labelled images: `path` and `label` columns (an index, or some rows of it)
                    zooms:tuple=(0.77, 1., 1.3, 1.6), # framings to score (1: as taken)
                    bs:int=64, # films decoded and scored at a time
+                   probs=None, # the items' probabilities of PNEUMONIA as they are, from `model.predict`, if already computed (zoom 1 is then not scored again)
                   )->pd.DataFrame: # one row per class: share flagged PNEUMONIA at each zoom, and the count
     "Share of each class flagged PNEUMONIA at the model's threshold when every image is re-framed by each zoom."
     _check_model(model)
     if not {'path', 'label'} <= set(items.columns): raise PneumoError("framing_stress needs `path` and `label` columns")
     if not len(items): raise PneumoError("framing_stress needs at least one image")
+    if probs is not None: probs = _given_probs(probs, items)
+    def _probs(ims, z, i):   # reframe(im, 1) is the film itself, pixel for pixel
+        if z == 1 and probs is not None: return probs[i:i+len(ims)]
+        return model.predict([reframe(im, z) for im in ims], progress=False).prob_pneumonia.values
     flags = []
     for i in range(0, len(items), bs):   # each film decoded once, and only a batch of them held in memory
         ims = [open_xray(q) for q in items.path.iloc[i:i+bs]]
-        flags.append(np.stack([model.predict([reframe(im, z) for im in ims], progress=False).prob_pneumonia.values >= model.threshold
-                               for z in zooms], 1))
+        flags.append(np.stack([_probs(ims, z, i) >= model.threshold for z in zooms], 1))
     flags = pd.DataFrame(np.concatenate(flags), columns=[f'zoom {z:g}' for z in zooms]).groupby(items.label.values).mean()
     return flags.assign(n=items.groupby('label').size()).rename_axis('label')
 
@@ -328,7 +340,9 @@ def interpret(model:PneumoModel, # a trained model
     "Draw and save every interpretation figure for `model` on `items`; check its temperature and framing on `valid_items`."
     _check_model(model)
     ev = ev or evaluate(model, items, split=None, n_boot=0)
-    T = fit_temperature(model, valid_items) if valid_items is not None and len(valid_items) else None
+    has_valid = valid_items is not None and len(valid_items) > 0
+    pv = model.predict(valid_items, progress=False).prob_pneumonia.values if has_valid else None   # scored once, used twice
+    T = fit_temperature(model, valid_items, probs=pv) if has_valid else None
     pn = ev.preds[ev.preds.truth == POSITIVE].sort_values('prob_pneumonia')
     one = pn.item.iloc[0] if len(pn) else ev.preds.item.iloc[0]
     figs = dict(confusion=plot_confusion(ev), curves=plot_curves(ev), reliability=plot_reliability(ev, temperature=T),
@@ -342,5 +356,5 @@ def interpret(model:PneumoModel, # a trained model
     res = {k: save_fig(f, k, out) for k,f in figs.items()}
     res['temperature'] = T
     res['missed_by_kind'] = missed_by_kind(ev) if 'kind' in ev.preds else None
-    res['framing'] = framing_stress(model, valid_items) if valid_items is not None and len(valid_items) else None
+    res['framing'] = framing_stress(model, valid_items, probs=pv) if has_valid else None
     return res
