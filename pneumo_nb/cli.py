@@ -170,7 +170,12 @@ def parser()->argparse.ArgumentParser:
 # %% ../nbs/06_cli.ipynb #6e568896
 def _log(msg): print(msg, file=sys.stderr, flush=True)
 
+def _check_model_out(out):   # a model folder may replace an empty folder or an earlier model, nothing else
+    from pneumo_nb.model import _model_dir, _is_model_dir
+    check_output(_model_dir(out), folder=True, replaces=_is_model_dir)
+
 def cmd_audit(a):
+    if a.out: check_output(a.out)   # every output is checked before the work, not after it
     df = index_images(a.dir)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -187,12 +192,14 @@ def cmd_audit(a):
 
 def cmd_train(a):
     from pneumo_nb.model import train
+    _check_model_out(a.out)   # before finding (or downloading) the data
     m = train(data_dir(a.data), out=a.out, **_train_kwargs(a))
     print(f"{m}\nsaved to {a.out}")
     return 0
 
 def cmd_evaluate(a):
     from pneumo_nb.model import load_model, evaluate
+    if a.out: check_output(a.out)
     m = load_model(a.model, cpu=a.cpu)
     ev = evaluate(m, index_images(data_dir(a.data)), split=a.split, tta=a.tta)
     print(ev.metrics.round(4).to_string()); print(ev.confusion.to_string()); _log(DISCLAIMER)
@@ -203,6 +210,7 @@ def cmd_evaluate(a):
 
 def cmd_ensemble(a):
     from pneumo_nb.model import load_model, ensemble
+    _check_model_out(a.out)
     ens = ensemble([load_model(m, cpu=a.cpu) for m in a.models], index_images(data_dir(a.data)), split_seed=a.split_seed, tta=a.tta)
     ens.save(a.out)
     print(f"{ens}\nsaved to {a.out}")
@@ -210,6 +218,7 @@ def cmd_ensemble(a):
 
 def cmd_predict(a):
     from pneumo_nb.model import load_model
+    check_output(a.out)
     m = load_model(a.model, cpu=a.cpu)
     files, notes = collect_images(a.paths)
     for n in notes: _log(f"pneumo: {n}")
@@ -230,7 +239,7 @@ def cmd_run(a):
     from pneumo_nb.explore import explore
     from pneumo_nb.interpret import interpret
     t0, times = time.time(), {}
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(a.out); _check_model_out(out/'model')   # creates `out`
     root = data_dir(a.data)
     _log(f"data: {root}")
     df = index_images(root)
@@ -272,6 +281,8 @@ def main(argv:list|None=None, # arguments (default: the command line)
     try: return _COMMANDS[a.command](a)
     except PneumoError as e:
         print(f"pneumo: error: {e}", file=sys.stderr); return 2
+    except OSError as e:   # the system refused something the checks could not foresee (a full disk, a file removed mid-run)
+        print(f"pneumo: error: {e.filename + ': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr); return 2
     except KeyboardInterrupt:
         print("pneumo: interrupted; finished outputs are kept, partial ones were not written", file=sys.stderr); return 130
 

@@ -329,6 +329,8 @@ def _model_dir(path):
     p = Path(path)
     return p.parent if p.name in ('model.json', 'weights.safetensors', 'ensemble.json') else p
 
+def _is_model_dir(p): return (p/'model.json').is_file() or (p/'ensemble.json').is_file()   # the only folders a model may replace, besides empty ones
+
 @patch
 def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced)
          )->Path: # the folder
@@ -336,7 +338,7 @@ def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced
     from safetensors.torch import save_file
     path = _model_dir(path)
     sd = {k: v.detach().cpu().contiguous() for k,v in self.net.state_dict().items()}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replaces=_is_model_dir) as tmp:
         tmp.mkdir()
         save_file(sd, tmp/'weights.safetensors')
         meta = {**self.meta, 'weights_sha256': file_hash(tmp/'weights.safetensors')}
@@ -470,6 +472,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     _need(threshold_rule in ('recall', 'f1'), f"unknown threshold rule {threshold_rule!r}: use 'recall' or 'f1'")
     _need(subset is None or _whole(subset, 1), f"subset must be a whole number >= 1 or None, got {subset!r}")
     _need(_whole(recalibrate, 0), f"recalibrate must be a whole number >= 0, got {recalibrate!r}")
+    if out is not None: check_output(_model_dir(out), folder=True, replaces=_is_model_dir)   # before training, not after it
     t0 = time.time()
     seed_everything(seed)
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
@@ -720,7 +723,7 @@ def save(self:PneumoEnsemble, path:str|Path, # folder to write (created or repla
         )->Path: # the folder
     "Save each member as a model folder, and `ensemble.json`, atomically into the folder `path`."
     path = _model_dir(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replaces=_is_model_dir) as tmp:
         tmp.mkdir()
         recs = []
         for i, m in enumerate(self.members):
