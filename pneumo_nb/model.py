@@ -299,7 +299,8 @@ class PneumoModel:
             if 'path' not in items: raise PneumoError(f"a DataFrame of items needs a `path` column; it has {list(items.columns)}")
             items = items.path.tolist()
         elif isinstance(items, (str, Path, Image.Image, np.ndarray)): items = [items]
-        items = list(items)
+        try: items = list(items)
+        except TypeError: raise PneumoError(f"items must be a path, PIL image or array, or a list of them; got {type(items).__name__}") from None
         _need(threshold is None or (_real(threshold) and 0 <= threshold <= 1), f"threshold must be a number between 0 and 1, got {threshold!r}")
         _need(_whole(bs, 1), f"bs must be a whole number >= 1, got {bs!r}")
         _need(n_workers is None or _whole(n_workers, 1), f"n_workers must be a whole number >= 1 or None, got {n_workers!r}")
