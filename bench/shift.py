@@ -1,0 +1,69 @@
+#!/usr/bin/env python
+"""Why the validation threshold does not carry over: the scores of each class on validation and on the test set.
+
+    python bench/shift.py bench/results/search/runs.jsonl [--configs frame] [--data ../shared/data/chest_xray]
+
+Reads the runs that bench/search.py wrote (each keeps its validation and test probabilities; no model is loaded).
+For every run it prints, per class and set, quantiles of the probability of PNEUMONIA and the share flagged at the
+run's own threshold, and the same for the NORMAL films split by their file-name batch (`NORMAL2-IM-...` against
+`IM-...`). With `--data`, it also prints the median of a few plain image statistics per split and class (every
+test film, every third training film): brightness, contrast, fine detail (mean absolute difference from a Gaussian
+blur of radius 2), the centre's and the side strips' brightness, and the JPEG's size. A diagnosis, read with the test
+labels: nothing here chooses a model or a threshold. Not a test: run by hand.
+"""
+import argparse, json
+from pathlib import Path
+import numpy as np, pandas as pd
+from PIL import Image, ImageFilter
+
+Q = [0.05, 0.25, 0.5, 0.75, 0.95]
+
+def score_rows(run):
+    "Per set, class (and NORMAL batch): count, quantiles of the probability, share flagged at the run's threshold."
+    thr = run['threshold']
+    for sset, names, y, p in (('validation', run['val_names'], run['yv'], run['pv']), ('test', run['test_names'], run['yt'], run['pt'])):
+        names, y, p = np.asarray(names), np.asarray(y), np.asarray(p)
+        groups = [('PNEUMONIA', y == 1), ('NORMAL', y == 0),
+                  ('NORMAL, NORMAL2-IM-*', (y == 0) & np.char.startswith(names, 'NORMAL2-')),
+                  ('NORMAL, IM-*', (y == 0) & np.char.startswith(names, 'IM-'))]
+        for g, m in groups:
+            if not m.any(): continue
+            yield dict(config=run['name'], seed=run['seed'], set=sset, films=g, n=int(m.sum()),
+                       **{f'q{int(q*100)}': round(float(np.quantile(p[m], q)), 3) for q in Q},
+                       flagged=round(float((p[m] >= thr).mean()), 3))
+
+def image_stats(path):
+    im = Image.open(path).convert('L'); a = np.asarray(im, float)
+    b = np.asarray(im.filter(ImageFilter.GaussianBlur(2)), float)
+    h, w = a.shape
+    return dict(brightness=a.mean(), contrast=a.std(), detail=np.abs(a - b).mean(),
+                centre=a[h//4:3*h//4, w//4:3*w//4].mean(), sides=(a[:, :w//11].mean() + a[:, -(w//11):].mean())/2,
+                kB=Path(path).stat().st_size/1000)
+
+def stats_table(data):
+    out = []
+    for split, step in (('train', 3), ('test', 1)):
+        for label in ('NORMAL', 'PNEUMONIA'):
+            files = sorted((Path(data)/split/label).glob('*.jpeg'))[::step]
+            s = pd.DataFrame([image_stats(f) for f in files]).median()
+            out.append(dict(split=split, label=label, n=len(files), **s.round(1).to_dict()))
+    return pd.DataFrame(out)
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('runs', nargs='+', help='runs.jsonl files written by bench/search.py')
+    ap.add_argument('--configs', help='only these configurations (comma-separated)')
+    ap.add_argument('--data', help='dataset folder, for the image statistics')
+    args = ap.parse_args()
+    runs = [json.loads(l) for f in args.runs for l in open(f) if l.strip()]
+    if args.configs: runs = [r for r in runs if r['name'] in args.configs.split(',')]
+    if not runs: ap.error('no runs to read')
+    pd.set_option('display.width', 200)
+    for r in runs:
+        print(f"\n{r['name']} seed {r['seed']}: threshold {r['threshold']:.3f}; probability of PNEUMONIA by set and class")
+        print(pd.DataFrame(score_rows(r)).drop(columns=['config', 'seed']).to_string(index=False))
+    if args.data:
+        print('\nmedian image statistics (every test film, every third training film)')
+        print(stats_table(args.data).to_string(index=False))
+
+if __name__ == '__main__': main()
