@@ -85,6 +85,7 @@ CONFIGS = {
     # framing, every BatchNorm layer kept in eval mode while fine-tuning: ImageNet's running statistics are used in
     # training and prediction alike (affine weights still learn), so the training films' statistics are never learnt
     'framebn':   dict(aug=FRAME_AUG, freeze_bn=True),
+    'frame224':  dict(aug=FRAME_AUG, size=224),   # framing at 224 px, the films' own size (224 px had been tried with the older augmentations only)
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
