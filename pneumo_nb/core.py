@@ -70,24 +70,12 @@ def out_dir(path:str|Path|None=None, # explicit output folder
     except OSError as e: raise PneumoError(f"cannot create the output folder {p} ({e.strerror or e})") from None
     return p
 
-
 # %% ../nbs/00_core.ipynb #ef36eb66
 def _is_dir(p): return p.is_dir() and not p.is_symlink()
 
 def _check_replaceable(dest, replaces):
     if any(dest.iterdir()) and not (replaces and replaces(dest)):
         raise PneumoError(f"{dest} is a folder holding other files, which writing there would delete: give a new or empty folder")
-
-def _not_writable(dest, e):
-    f = next((q for q in dest.parents if q.exists() or q.is_symlink()), None)   # the nearest thing that exists on the way
-    why = f"{f} is a file, not a folder" if f is not None and not f.is_dir() else f"{dest.parent} is not a writable folder ({e.strerror or e})"
-    return PneumoError(f"cannot write {dest}: {why}")
-
-def _parent_writable(dest):
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=dest.parent): pass
-    except OSError as e: raise _not_writable(dest, e) from None
 
 def check_output(dest:str|Path, # the file or folder about to be written
                  folder:bool=False, # the output is a folder (a model), not a file
@@ -99,31 +87,31 @@ def check_output(dest:str|Path, # the file or folder about to be written
         if not folder: raise PneumoError(f"{dest} is a folder: give the name of a file to write")
         _check_replaceable(dest, replaces)
     elif folder and (dest.exists() or dest.is_symlink()): raise PneumoError(f"{dest} is a file: give the name of a folder to write")
-    _parent_writable(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=dest.parent): pass   # a real write: permissions, a read-only disk, /proc
+    except OSError as e:
+        f = next((q for q in dest.parents if q.exists() or q.is_symlink()), None)   # the nearest thing that exists on the way
+        why = f"{f} is a file, not a folder" if f is not None and not f.is_dir() else f"{dest.parent} is not a writable folder ({e.strerror or e})"
+        raise PneumoError(f"cannot write {dest}: {why}") from None
     return dest
 
 @contextlib.contextmanager
 def atomic_path(dest:str|Path, # the file or folder to produce
+                folder:bool=False, # the output is a folder (a model), not a file
                 replaces=None, # for a folder: `replaces(path)` says whether an existing, non-empty folder may be replaced (see `check_output`)
                ):
     "Yield a temporary path beside `dest`; on success it replaces `dest` in one step, on error `dest` is untouched."
-    dest = Path(dest).expanduser()
-    if _is_dir(dest): _check_replaceable(dest, replaces)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', dir=dest.parent))/dest.name
-    except OSError as e: raise _not_writable(dest, e) from None
+    dest = check_output(dest, folder, replaces)   # so only a folder output can meet a folder at `dest`
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', dir=dest.parent))/dest.name
     try:
         yield tmp
-        if _is_dir(tmp) and _is_dir(dest):
+        if _is_dir(dest):
             old = dest.with_name(f'.{dest.name}.old')
             if old.exists(): shutil.rmtree(old)
             dest.rename(old); tmp.rename(dest); shutil.rmtree(old)
-        elif _is_dir(dest): raise PneumoError(f"{dest} is a folder: give the name of a file to write")
-        elif _is_dir(tmp) and (dest.exists() or dest.is_symlink()): raise PneumoError(f"{dest} is a file: give the name of a folder to write")
         else: os.replace(tmp, dest)
     finally: shutil.rmtree(tmp.parent, ignore_errors=True)
-
 
 # %% ../nbs/00_core.ipynb #ff4db199
 def seed_everything(seed:int=42, # the seed for Python, NumPy and torch

@@ -339,7 +339,7 @@ def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced
     from safetensors.torch import save_file
     path = _model_dir(path)
     sd = {k: v.detach().cpu().contiguous() for k,v in self.net.state_dict().items()}
-    with atomic_path(path, replaces=_is_model_dir) as tmp:
+    with atomic_path(path, folder=True, replaces=_is_model_dir) as tmp:
         tmp.mkdir()
         save_file(sd, tmp/'weights.safetensors')
         meta = {**self.meta, 'weights_sha256': file_hash(tmp/'weights.safetensors')}
@@ -724,7 +724,7 @@ def save(self:PneumoEnsemble, path:str|Path, # folder to write (created or repla
         )->Path: # the folder
     "Save each member as a model folder, and `ensemble.json`, atomically into the folder `path`."
     path = _model_dir(path)
-    with atomic_path(path, replaces=_is_model_dir) as tmp:
+    with atomic_path(path, folder=True, replaces=_is_model_dir) as tmp:
         tmp.mkdir()
         recs = []
         for i, m in enumerate(self.members):

@@ -84,7 +84,7 @@ def extract_dataset(archive:str|Path, # a verified zip of the dataset
         found = find_dataset(tmp)
         if found is None: raise PneumoError(f"{archive}: no train/ and test/ folders inside; not the chest X-ray archive")
         target = dest/'chest_xray'
-        with atomic_path(target, replaces=lambda p: find_dataset(p) is not None) as t: found.rename(t)
+        with atomic_path(target, folder=True, replaces=lambda p: find_dataset(p) is not None) as t: found.rename(t)
     return target
 
 # %% ../nbs/01_obtain.ipynb #6413ec1d
