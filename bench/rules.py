@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Threshold rules compared on saved probabilities: each rule chooses its threshold on validation, the test set is scored once.
 
-    python bench/rules.py bench/results/search/runs.jsonl [--recalls 0.95,0.90] [--configs frame,framebn]
+    python bench/rules.py bench/results/search/runs.jsonl [--recalls 0.95,0.90] [--configs frame,framebn] [--hindsight]
 
 Reads the runs that bench/search.py wrote (each keeps its validation and test probabilities), so no model is
 trained or loaded. For every run and every rule ('recall' at each target of `--recalls`, the default's 0.95 first,
@@ -9,6 +9,11 @@ and 'f1', the highest F1 on validation) it applies `choose_threshold` to the val
 `metrics_table` to the test probabilities at that threshold, exactly as `train` and `evaluate` do. Prints one row per
 run and rule, then the mean and standard deviation over the seeds of each configuration. Test labels are used to
 score, never to choose. Not a test: run by hand.
+
+`--hindsight` adds two rows per run whose thresholds ARE chosen on the test labels, as ceilings, never as rules: the
+highest threshold that keeps Kermany et al.'s sensitivity (0.932) on the test set, and the threshold of best test
+accuracy. They tell how far the ranking a model learnt could go if its operating point carried over perfectly, so
+that a shortfall can be put down to the ranking or to the threshold.
 """
 import argparse, json
 import numpy as np, pandas as pd
@@ -16,12 +21,23 @@ from pneumo_nb.model import choose_threshold, metrics_table
 
 KEYS = ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']
 
-def rows(run, recalls):
-    "One row per rule for one run of bench/search.py: the rule, its validation threshold and the test metrics there."
+KERMANY_SENSITIVITY = 0.932
+
+def best_accuracy_threshold(y, p):
+    "The threshold of highest accuracy on (y, p), among every cut point: hindsight, when y is the test set's."
+    cuts = np.unique(p)
+    acc = [((p >= c) == (y == 1)).mean() for c in cuts]
+    return float(cuts[int(np.argmax(acc))])
+
+def rows(run, recalls, hindsight=False):
+    "One row per rule for one run of bench/search.py: the rule, its threshold (validation's unless hindsight) and the test metrics there."
     yv, pv, yt, pt = (np.asarray(run[k]) for k in ('yv', 'pv', 'yt', 'pt'))
     rules = [(f'recall {r:g}', dict(rule='recall', target_recall=r)) for r in recalls] + [('f1', dict(rule='f1'))]
+    if hindsight: rules += [(f'hindsight: test sensitivity {KERMANY_SENSITIVITY}', 'sens'), ('hindsight: best test accuracy', 'acc')]
     for name, kw in rules:
-        thr = choose_threshold(yv, pv, **kw)
+        if kw == 'sens': thr = choose_threshold(yt, pt, target_recall=KERMANY_SENSITIVITY)   # chosen on the TEST labels
+        elif kw == 'acc': thr = best_accuracy_threshold(yt, pt)                               # chosen on the TEST labels
+        else: thr = choose_threshold(yv, pv, **kw)
         mt = metrics_table(yt, pt, thr, n_boot=0).value
         yield dict(config=run['name'], seed=run['seed'], rule=name, threshold=round(thr, 4),
                    val_recall=round(float(((pv >= thr) & (yv == 1)).sum() / (yv == 1).sum()), 4),
@@ -34,12 +50,13 @@ def main():
     ap.add_argument('runs', nargs='+', help='runs.jsonl files written by bench/search.py')
     ap.add_argument('--recalls', default='0.95', help="comma-separated recall targets for the 'recall' rule (0.95: the default)")
     ap.add_argument('--configs', help='only these configurations (comma-separated)')
+    ap.add_argument('--hindsight', action='store_true', help='add thresholds chosen on the test labels, as ceilings (never rules)')
     args = ap.parse_args()
     recalls = [float(r) for r in args.recalls.split(',')]
     runs = [json.loads(l) for f in args.runs for l in open(f) if l.strip()]
     if args.configs: runs = [r for r in runs if r['name'] in args.configs.split(',')]
     if not runs: ap.error('no runs to compare')
-    df = pd.DataFrame([r for run in runs for r in rows(run, recalls)])
+    df = pd.DataFrame([r for run in runs for r in rows(run, recalls, args.hindsight)])
     pd.set_option('display.width', 200)
     print(df.to_string(index=False))
     g = df.groupby(['config', 'rule'], sort=False)

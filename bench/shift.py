@@ -6,7 +6,11 @@
 Reads the runs that bench/search.py wrote (each keeps its validation and test probabilities; no model is loaded).
 For every run it prints, per class and set, quantiles of the probability of PNEUMONIA and the share flagged at the
 run's own threshold, and the same for the NORMAL films split by their file-name batch (`NORMAL2-IM-...` against
-`IM-...`). With `--data`, it also prints the median of a few plain image statistics per split and class (every
+`IM-...`), and the validation NORMAL films of each batch in quarters by file number. The test set's normals are
+the lowest-numbered block of each batch (`IM-0001` to `IM-0111`, `NORMAL2-IM-0007` to `NORMAL2-IM-0381`; training's
+start at `IM-0115` and `NORMAL2-IM-0383`): if the shift grew with the numbers, as a drift over time would, the
+validation children numbered nearest the test block would score higher than the rest, and a validation split made of
+them would have warned. With `--data`, it also prints the median of a few plain image statistics per split and class (every
 test film, every third training film): brightness, contrast, fine detail (mean absolute difference from a Gaussian
 blur of radius 2), the centre's and the side strips' brightness, and the JPEG's size. A diagnosis, read with the test
 labels: nothing here chooses a model or a threshold. Not a test: run by hand.
@@ -31,6 +35,17 @@ def score_rows(run):
             yield dict(config=run['name'], seed=run['seed'], set=sset, films=g, n=int(m.sum()),
                        **{f'q{int(q*100)}': round(float(np.quantile(p[m], q)), 3) for q in Q},
                        flagged=round(float((p[m] >= thr).mean()), 3))
+
+def number_rows(run, quarters=4):
+    "Validation NORMAL films of each file-name batch in `quarters` by file number: range, median probability, share flagged."
+    thr, names, y, p = run['threshold'], np.asarray(run['val_names']), np.asarray(run['yv']), np.asarray(run['pv'])
+    for batch in ('IM-', 'NORMAL2-IM-'):
+        idx = np.array([i for i, n in enumerate(names) if y[i] == 0 and n.startswith(batch)], dtype=int)
+        if len(idx) < quarters: continue
+        num = np.array([int(names[i][len(batch):].split('-')[0]) for i in idx])
+        for q, part in enumerate(np.array_split(np.argsort(num, kind='stable'), quarters), 1):
+            yield dict(batch=batch + '*', quarter=q, numbers=f'{num[part].min()}-{num[part].max()}', n=len(part),
+                       median=round(float(np.median(p[idx[part]])), 4), flagged=round(float((p[idx[part]] >= thr).mean()), 3))
 
 def image_stats(path):
     im = Image.open(path).convert('L'); a = np.asarray(im, float)
@@ -62,6 +77,8 @@ def main():
     for r in runs:
         print(f"\n{r['name']} seed {r['seed']}: threshold {r['threshold']:.3f}; probability of PNEUMONIA by set and class")
         print(pd.DataFrame(score_rows(r)).drop(columns=['config', 'seed']).to_string(index=False))
+        nr = pd.DataFrame(number_rows(r))
+        if len(nr): print('validation NORMAL films by file number (lowest first: nearest the test block)'); print(nr.to_string(index=False))
     if args.data:
         print('\nmedian image statistics (every test film, every third training film)')
         print(stats_table(args.data).to_string(index=False))
