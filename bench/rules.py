@@ -24,10 +24,10 @@ KEYS = ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']
 KERMANY_SENSITIVITY = 0.932
 
 def best_accuracy_threshold(y, p):
-    "The threshold of highest accuracy on (y, p), among every cut point: hindsight, when y is the test set's."
+    "The threshold of highest accuracy on (y, p), the highest of any tied (fewest alarms): hindsight, when y is the test set's."
     cuts = np.unique(p)
-    acc = [((p >= c) == (y == 1)).mean() for c in cuts]
-    return float(cuts[int(np.argmax(acc))])
+    acc = np.array([((p >= c) == (y == 1)).mean() for c in cuts])
+    return float(cuts[np.flatnonzero(acc == acc.max())[-1]])
 
 def rows(run, recalls, hindsight=False):
     "One row per rule for one run of bench/search.py: the rule, its threshold (validation's unless hindsight) and the test metrics there."
