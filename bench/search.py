@@ -86,6 +86,17 @@ CONFIGS = {
     # training and prediction alike (affine weights still learn), so the training films' statistics are never learnt
     'framebn':   dict(aug=FRAME_AUG, freeze_bn=True),
     'frame224':  dict(aug=FRAME_AUG, size=224),   # framing at 224 px, the films' own size (224 px had been tried with the older augmentations only)
+    # framing plus torchvision's TrivialAugmentWide on every training film before the resize (one random operation of
+    # random strength: shear, shift, rotation, brightness, contrast, sharpness, posterize, solarize, autocontrast,
+    # equalise or none), a domain-generalisation baseline: the network should not care about a film's look
+    'trivial':   dict(aug=FRAME_AUG, trivial=True),
+    # framing plus MixStyle (Zhou et al. 2021) after the first three stages of the body: in training, half the batches have
+    # each film's channel means and deviations mixed with another film's (Beta(0.1, 0.1)), so low-level "style" (the
+    # statistics AdaBN found the test films shift) stops carrying the class
+    'mixstyle':  dict(aug=FRAME_AUG, mixstyle=(0, 1, 2)),
+    # framing, trained on three classes: NORMAL, bacterial and viral PNEUMONIA (from the file names), P(PNEUMONIA) = 1 - P(NORMAL);
+    # the loss weighs NORMAL against PNEUMONIA as the default does (each half the total) and the two kinds equally within it
+    'subtype':   dict(aug=FRAME_AUG, subtype=True),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -116,6 +127,22 @@ class WeightAverage(Callback):
         if self.avg is None: return
         self.model.load_state_dict(self.avg.module.state_dict())
         print(f"weights averaged over {int(self.avg.n_averaged)} steps", flush=True)
+
+class MixStyle(Callback):
+    "Search-only: MixStyle (Zhou et al. 2021) on the outputs of the body's `stages`, in training only: each film's channel statistics mixed with another's."
+    order = 1
+    def __init__(self, stages, p=0.5, alpha=0.1, eps=1e-6): self.stages, self.p, self.alpha, self.eps = stages, p, alpha, eps
+    def _mix(self, mod, inp, x):
+        if not mod.training or torch.rand(()) > self.p or x.size(0) < 2: return None
+        mu = x.mean((2, 3), keepdim=True).detach(); sig = (x.var((2, 3), keepdim=True) + self.eps).sqrt().detach()
+        lam = torch.distributions.Beta(self.alpha, self.alpha).sample((x.size(0), 1, 1, 1)).to(x)
+        perm = torch.randperm(x.size(0), device=x.device)
+        return (x - mu) / sig * (lam*sig + (1-lam)*sig[perm]) + lam*mu + (1-lam)*mu[perm]
+    def before_fit(self):
+        blocks = self.learn.model[0].model.blocks
+        self.hooks = [blocks[i].register_forward_hook(self._mix) for i in self.stages]
+    def after_fit(self):
+        for h in self.hooks: h.remove()
 
 def _squish_mat(x, max_squish=1.3, p=0.5):   # fastai affine matrix: stretch or squeeze the width alone, by up to `max_squish`
     from fastai.vision.augment import affine_mat, t0
@@ -157,7 +184,45 @@ def _normal_crop(max_zoom, p=0.5):   # search-only knob: crop NORMAL training fi
             return retain_type(x.crop((round(l), round(t), round(l+cw), round(t+ch))), x), y
     return NormalCrop()
 
+def _trivial():   # search-only knob: torchvision's TrivialAugmentWide on training films (PIL, before Resize)
+    from fastai.vision.all import Transform, PILImage, retain_type
+    from torchvision.transforms import TrivialAugmentWide
+    ta = TrivialAugmentWide()
+    class Trivial(Transform):
+        split_idx, order = 0, 0   # training items only, before Resize (order 1)
+        def encodes(self, x:PILImage): return retain_type(ta(x), x)
+    return Trivial()
+
 _RESIZE = pm.Resize
+
+SUBTYPES = ['NORMAL', 'PNEUMONIA_BACTERIA', 'PNEUMONIA_VIRUS']   # NORMAL first: the network's output 0
+def _subtype(row): return 'NORMAL' if row['label'] != POSITIVE else 'PNEUMONIA_VIRUS' if '_virus' in Path(row['path']).name else 'PNEUMONIA_BACTERIA'
+_COLREADER, _CATBLOCK, _AUC, _WEIGHTS, _FORWARD = pm.ColReader, pm.CategoryBlock, pm.RocAucBinary, pm.class_weights, pm.PneumoModel._forward
+
+def _subtype_weights(df):   # NORMAL half the loss, as `class_weights` gives; bacterial and viral pneumonia a quarter each
+    k = df.apply(_subtype, axis=1).value_counts()
+    return [len(df)/(2*k[c]) if c == 'NORMAL' else len(df)/(4*k[c]) for c in SUBTYPES]
+
+def _subtype_auc():   # ROC AUC of PNEUMONIA (either kind) against NORMAL, named as `RocAucBinary` so the best epoch is kept the same way
+    from fastai.metrics import AccumMetric, ActivationType
+    from sklearn.metrics import roc_auc_score as _skauc
+    def roc_auc_score(t, p): return _skauc(t > 0, 1 - p[:, 0])
+    return AccumMetric(roc_auc_score, dim_argmax=-1, activation=ActivationType.Softmax, to_np=True, invert_arg=True, flatten=False)
+
+@torch.inference_mode()
+def _forward_any(self, x, tta):   # `PneumoModel._forward` with P(PNEUMONIA) = 1 - P(NORMAL): the same for two classes, right for three
+    import torch.nn.functional as F
+    net = self.net.to(self.device); x = x.to(self.device, memory_format=torch.channels_last)
+    views = [x]
+    if tta: raise NotImplementedError("the subtype search config scores without TTA")
+    return torch.stack([1 - F.softmax(net(v).float(), 1)[:, 0] for v in views]).mean(0).cpu().numpy()
+
+def _subtypes(on):   # switch pneumo_nb.model to three training classes (search-only knob), or back
+    pm.ColReader = (lambda c: _subtype if c == 'label' else _COLREADER(c)) if on else _COLREADER
+    pm.CategoryBlock = (lambda vocab: _CATBLOCK(vocab=SUBTYPES, sort=False)) if on else _CATBLOCK
+    pm.class_weights = _subtype_weights if on else _WEIGHTS
+    pm.RocAucBinary = _subtype_auc if on else _AUC
+    pm.PneumoModel._forward = _forward_any if on else _FORWARD
 
 def _with_erasing(erase, **kw):   # `xray_augmentations` plus fastai's RandomErasing (search-only knob): hides a patch of a film, markers and text included
     from fastai.vision.augment import RandomErasing
@@ -172,8 +237,11 @@ def run(df, name, seed, subset=None, save=None):
     aug, ls, pre, sq = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None), cfg.pop('squish', False)
     blur, mixup, avg = cfg.pop('blur', 0.), cfg.pop('mixup', 0.), cfg.pop('average_from', None)
     nz, erase, fbn = cfg.pop('normal_zoom', None), cfg.pop('erase', 0.), cfg.pop('freeze_bn', False)
-    pm.Resize = (lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else _RESIZE
-    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else [])
+    triv, mixst = cfg.pop('trivial', False), cfg.pop('mixstyle', None)
+    _subtypes(cfg.pop('subtype', False))
+    pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
+                 (lambda *a, **k: [_trivial(), _RESIZE(*a, **k)]) if triv else _RESIZE)
+    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else [])
     pm.vision_learner = functools.partial(_VL, cbs=cbs) if cbs else _VL
     pm.xray_augmentations = (_with_squish if sq else functools.partial(_with_blur, blur) if blur else
                              functools.partial(_with_erasing, erase) if erase else _AUG)
@@ -182,7 +250,8 @@ def run(df, name, seed, subset=None, save=None):
     t = time.time()
     m = pm.train(df, seed=seed, progress=False, subset=subset, augment=aug or True, **cfg)
     secs = time.time() - t
-    if save: m.save(Path(save)/f'{name}-{seed}')
+    if CONFIGS[name].get('subtype'): assert list(m.learn.dls.vocab) == SUBTYPES, m.learn.dls.vocab   # output 0 must be NORMAL
+    if save and not CONFIGS[name].get('subtype'): m.save(Path(save)/f'{name}-{seed}')   # a three-class network is not a loadable model
     va, te = df[df.is_valid], df[df.split == 'test']
     pv = m.predict(va, progress=False).prob_pneumonia.values
     pt = m.predict(te, progress=False).prob_pneumonia.values
