@@ -20,7 +20,7 @@ from PIL import ImageFilter, ImageOps
 import pneumo_nb.model as pm, pneumo_nb.interpret as pi   # first: it imports fastai without torch's jit deprecation warning
 from fastai.callback.mixup import MixUp
 from fastai.callback.core import Callback
-from pneumo_nb.core import POSITIVE, get_device
+from pneumo_nb.core import POSITIVE, get_device, environment
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import split_by_patient
 from pneumo_nb.interpret import framing_stress
@@ -233,17 +233,6 @@ def stress(m, rows, probs):   # `framing_stress` of pneumo_nb.interpret as {clas
     fs = framing_stress(m, rows, probs=probs).drop(columns='n')
     return {c: {k.split()[1]: round(float(v), 4) for k, v in fs.loc[c].items()} for c in fs.index}
 
-def machine():   # what a seed's result depends on besides the code: the processor and the numerical libraries
-    import platform, PIL, fastai, timm
-    cpu = {}
-    try:
-        for line in open('/proc/cpuinfo'):
-            k, _, v = line.partition(':'); k = k.strip()
-            if k in ('model name', 'cpu family', 'model') and k not in cpu: cpu[k] = v.strip()
-    except OSError: cpu['model name'] = platform.processor()
-    return dict(cpu=cpu, cores=torch.get_num_threads(), torch=torch.__version__, fastai=fastai.__version__, timm=timm.__version__,
-                pillow=PIL.__version__, numpy=np.__version__, cuda=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
-
 def run(df, name, seed, subset=None, save=None):
     cfg = dict(CONFIGS[name])
     aug, ls, pre, sq = cfg.pop('aug', None), cfg.pop('label_smoothing', 0.), cfg.pop('pre', None), cfg.pop('squish', False)
@@ -269,7 +258,7 @@ def run(df, name, seed, subset=None, save=None):
     pt = m.predict(te, progress=False).prob_pneumonia.values
     yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
     mt = pm.metrics_table(yt, pt, m.threshold, n_boot=0).value
-    return dict(name=name, seed=seed, settings=CONFIGS[name], train_s=round(secs, 1), device=str(m.device), machine=machine(), threshold=m.threshold,
+    return dict(name=name, seed=seed, settings=CONFIGS[name], train_s=round(secs, 1), device=str(m.device), machine=environment(), threshold=m.threshold,
                 val_auc=m.meta['val_metrics']['roc_auc'], **{f'test_{k}': round(float(mt[k]), 4) for k in
                 ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']},
                 val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=pv.astype(float).tolist(),

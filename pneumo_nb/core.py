@@ -12,8 +12,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['CLASSES', 'POSITIVE', 'DISCLAIMER', 'SPLITS', 'PneumoError', 'cache_dir', 'find_dataset', 'data_dir', 'out_dir',
-           'check_output', 'atomic_path', 'seed_everything', 'get_device', 'fastai_quietly', 'in_test', 'in_notebook',
-           'show_progress', 'save_fig', 'file_hash']
+           'check_output', 'atomic_path', 'seed_everything', 'get_device', 'environment', 'fastai_quietly', 'in_test',
+           'in_notebook', 'show_progress', 'save_fig', 'file_hash']
 
 # %% ../nbs/00_core.ipynb #0c6a7a1b
 CLASSES = ['NORMAL', 'PNEUMONIA']
@@ -128,6 +128,25 @@ def get_device(cpu:bool=False, # force the CPU even when a GPU is present
     if not cpu and torch.cuda.is_available(): return torch.device('cuda')
     if not cpu and getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
+
+# %% ../nbs/00_core.ipynb #1f057927
+def environment()->dict:
+    "What a seeded run's result depends on besides the code and the data: the processor, the GPU and the numerical libraries' versions."
+    import platform, importlib.metadata as md, torch
+    cpu = {}
+    try:
+        with open('/proc/cpuinfo') as f:   # Linux: the processor's name, family and model
+            for line in f:
+                k, _, v = line.partition(':'); k = k.strip()
+                if k in ('model name', 'cpu family', 'model') and k not in cpu: cpu[k] = v.strip()
+    except OSError: pass
+    if not cpu: cpu['model name'] = platform.processor() or platform.machine()
+    def version(dist):
+        try: return md.version(dist)
+        except md.PackageNotFoundError: return None
+    return dict(cpu=cpu, machine=platform.machine(), threads=torch.get_num_threads(), python=platform.python_version(),
+                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None, torch=torch.__version__,
+                **{d: version(d) for d in ('torchvision', 'fastai', 'timm', 'numpy', 'pillow')})
 
 # %% ../nbs/00_core.ipynb #143d2d9d
 @contextlib.contextmanager

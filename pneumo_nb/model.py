@@ -529,7 +529,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
                 training=dict(epochs=epochs, freeze_epochs=freeze_epochs, lr_ratio=lr_ratio, head=head, bs=bs, lr=lr, seed=seed, valid_pct=valid_pct,
                               balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd, recalibrate=recalibrate, split_seed=split_seed,
                               n_train=len(fit_rows), n_valid=int(df.is_valid.sum()), best_valid_auc_fastai=best_auc,
-                              device=str(device), data_fingerprint=_fingerprint(df[df.split == 'train'])))
+                              device=str(device), environment=environment(), data_fingerprint=_fingerprint(df[df.split == 'train'])))
     model = PneumoModel(net, meta, learn)
     model.device = device
     if recalibrate:
