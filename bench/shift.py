@@ -5,7 +5,8 @@
 
 Reads the runs that bench/search.py wrote (each keeps its validation and test probabilities; no model is loaded).
 For every run it prints, per class and set, quantiles of the probability of PNEUMONIA and the share flagged at the
-run's own threshold, and the same for the NORMAL films split by their file-name batch (`NORMAL2-IM-...` against
+run's own threshold, and the same for the PNEUMONIA films split by kind (bacterial or viral, from their file names:
+the films under the threshold are mostly viral) and the NORMAL films by their file-name batch (`NORMAL2-IM-...` against
 `IM-...`), and the validation NORMAL films of each batch in quarters by file number. The test set's normals are
 the lowest-numbered block of each batch (`IM-0001` to `IM-0111`, `NORMAL2-IM-0007` to `NORMAL2-IM-0381`; training's
 start at `IM-0115` and `NORMAL2-IM-0383`): if the shift grew with the numbers, as a drift over time would, the
@@ -23,11 +24,13 @@ from PIL import Image, ImageFilter
 Q = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 def score_rows(run):
-    "Per set, class (and NORMAL batch): count, quantiles of the probability, share flagged at the run's threshold."
+    "Per set, class (and kind of PNEUMONIA, batch of NORMAL): count, quantiles of the probability, share flagged at the run's threshold."
     thr = run['threshold']
     for sset, names, y, p in (('validation', run['val_names'], run['yv'], run['pv']), ('test', run['test_names'], run['yt'], run['pt'])):
         names, y, p = np.asarray(names), np.asarray(y), np.asarray(p)
-        groups = [('PNEUMONIA', y == 1), ('NORMAL', y == 0),
+        groups = [('PNEUMONIA', y == 1),
+                  ('PNEUMONIA, bacterial', (y == 1) & (np.char.find(names, '_bacteria') >= 0)),
+                  ('PNEUMONIA, viral', (y == 1) & (np.char.find(names, '_virus') >= 0)), ('NORMAL', y == 0),
                   ('NORMAL, NORMAL2-IM-*', (y == 0) & np.char.startswith(names, 'NORMAL2-')),
                   ('NORMAL, IM-*', (y == 0) & np.char.startswith(names, 'IM-'))]
         for g, m in groups:
