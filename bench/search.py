@@ -198,7 +198,7 @@ _RESIZE = pm.Resize
 
 SUBTYPES = ['NORMAL', 'PNEUMONIA_BACTERIA', 'PNEUMONIA_VIRUS']   # NORMAL first: the network's output 0
 def _subtype(row): return 'NORMAL' if row['label'] != POSITIVE else 'PNEUMONIA_VIRUS' if '_virus' in Path(row['path']).name else 'PNEUMONIA_BACTERIA'
-_COLREADER, _CATBLOCK, _AUC, _WEIGHTS, _FORWARD = pm.ColReader, pm.CategoryBlock, pm.RocAucBinary, pm.class_weights, pm.PneumoModel._forward
+_COLREADER, _CATBLOCK, _AUC, _WEIGHTS = pm.ColReader, pm.CategoryBlock, pm.RocAucBinary, pm.class_weights
 
 def _subtype_weights(df):   # NORMAL half the loss, as `class_weights` gives; bacterial and viral pneumonia a quarter each
     k = df.apply(_subtype, axis=1).value_counts()
@@ -210,20 +210,20 @@ def _subtype_auc():   # ROC AUC of PNEUMONIA (either kind) against NORMAL, named
     def roc_auc_score(t, p): return _skauc(t > 0, 1 - p[:, 0])
     return AccumMetric(roc_auc_score, dim_argmax=-1, activation=ActivationType.Softmax, to_np=True, invert_arg=True, flatten=False)
 
-@torch.inference_mode()
-def _forward_any(self, x, tta):   # `PneumoModel._forward` with P(PNEUMONIA) = 1 - P(NORMAL): the same for two classes, right for three
-    import torch.nn.functional as F
-    net = self.net.to(self.device); x = x.to(self.device, memory_format=torch.channels_last)
-    views = [x]
-    if tta: raise NotImplementedError("the subtype search config scores without TTA")
-    return torch.stack([1 - F.softmax(net(v).float(), 1)[:, 0] for v in views]).mean(0).cpu().numpy()
+class _TwoWay(torch.nn.Module):   # three logits (NORMAL, bacterial, viral) to two: softmax then gives P(NORMAL) and 1 - P(NORMAL)
+    def __init__(self, net): super().__init__(); self.net = net
+    def forward(self, x): l = self.net(x); return torch.stack([l[:, 0], l[:, 1:].logsumexp(1)], 1)
 
-def _subtypes(on):   # switch pneumo_nb.model to three training classes (search-only knob), or back
+class FoldSubtypes(Callback):
+    "Search-only: after training (and after `SaveModelCallback` restores the best epoch), wrap the three-class network so it answers NORMAL / PNEUMONIA like any other, for `predict` as it is."
+    order = 70
+    def after_fit(self): self.learn.model = _TwoWay(self.learn.model)
+
+def _subtypes(on):   # switch pneumo_nb.model to three training classes (search-only knob), or back; `run` adds `FoldSubtypes`
     pm.ColReader = (lambda c: _subtype if c == 'label' else _COLREADER(c)) if on else _COLREADER
     pm.CategoryBlock = (lambda vocab: _CATBLOCK(vocab=SUBTYPES, sort=False)) if on else _CATBLOCK
     pm.class_weights = _subtype_weights if on else _WEIGHTS
     pm.RocAucBinary = _subtype_auc if on else _AUC
-    pm.PneumoModel._forward = _forward_any if on else _FORWARD
 
 def _with_erasing(erase, **kw):   # `xray_augmentations` plus fastai's RandomErasing (search-only knob): hides a patch of a film, markers and text included
     from fastai.vision.augment import RandomErasing
@@ -239,10 +239,10 @@ def run(df, name, seed, subset=None, save=None):
     blur, mixup, avg = cfg.pop('blur', 0.), cfg.pop('mixup', 0.), cfg.pop('average_from', None)
     nz, erase, fbn = cfg.pop('normal_zoom', None), cfg.pop('erase', 0.), cfg.pop('freeze_bn', False)
     triv, mixst = cfg.pop('trivial', False), cfg.pop('mixstyle', None)
-    _subtypes(cfg.pop('subtype', False))
+    st = cfg.pop('subtype', False); _subtypes(st)
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_trivial(), _RESIZE(*a, **k)]) if triv else _RESIZE)
-    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else [])
+    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else []) + ([FoldSubtypes()] if st else [])
     pm.vision_learner = functools.partial(_VL, cbs=cbs) if cbs else _VL
     pm.xray_augmentations = (_with_squish if sq else functools.partial(_with_blur, blur) if blur else
                              functools.partial(_with_erasing, erase) if erase else _AUG)
@@ -251,8 +251,8 @@ def run(df, name, seed, subset=None, save=None):
     t = time.time()
     m = pm.train(df, seed=seed, progress=False, subset=subset, augment=aug or True, **cfg)
     secs = time.time() - t
-    if CONFIGS[name].get('subtype'): assert list(m.learn.dls.vocab) == SUBTYPES, m.learn.dls.vocab   # output 0 must be NORMAL
-    if save and not CONFIGS[name].get('subtype'): m.save(Path(save)/f'{name}-{seed}')   # a three-class network is not a loadable model
+    if st: assert list(m.learn.dls.vocab) == SUBTYPES, m.learn.dls.vocab   # output 0 must be NORMAL
+    if save and not st: m.save(Path(save)/f'{name}-{seed}')   # a wrapped three-class network is not a loadable model
     va, te = df[df.is_valid], df[df.split == 'test']
     pv = m.predict(va, progress=False).prob_pneumonia.values
     pt = m.predict(te, progress=False).prob_pneumonia.values
