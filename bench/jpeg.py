@@ -5,8 +5,9 @@
 
 On the 101 originals that ship with the data, every training NORMAL film was saved by Photoshop at a high quality
 (libjpeg-equivalent 96, a "Generic Gray Profile" attached), while the training PNEUMONIA films and every test film,
-NORMAL included, are plain libjpeg files at quality 75 (`jpeg_provenance` in 03_explore). If the network had learnt
-the cleaner compression of the normals, a normal film re-saved at quality 75 would score as more likely PNEUMONIA.
+NORMAL included, are plain libjpeg files at quality 75 (`jpeg_provenance` in 02_scrub, the table in 03_explore).
+If the network had learnt the cleaner compression of the normals, a normal film re-saved at quality 75 would
+score as more likely PNEUMONIA.
 For each original this script scores, with each model:
 
 - `shared`: the 224x224 copy in the shared data (what training and the test set use);
@@ -24,7 +25,7 @@ import argparse, io
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
-from pneumo_nb.explore import jpeg_provenance
+from pneumo_nb.scrub import file_writer, jpeg_provenance
 from pneumo_nb.model import load_model
 
 def jpeg(im, quality):
@@ -49,9 +50,8 @@ def main():
     if not files: raise SystemExit(f'{orig}: no JPEG files under <split>/<label>/')
     rows, versions = [], {k: [] for k in ('shared', 'copy', 'q75', 'q50')}
     for f in files:
-        pv = jpeg_provenance(f); rel = f.relative_to(orig)
-        rows.append(dict(split=rel.parts[0], label=rel.parts[1], name=f.name,
-                         writer='Photoshop' if pv['photoshop'] else f"libjpeg q{pv['quality']}" if pv['ijg_tables'] else 'other'))
+        rel = f.relative_to(orig)
+        rows.append(dict(split=rel.parts[0], label=rel.parts[1], name=f.name, writer=file_writer(jpeg_provenance(f))))
         im = Image.open(f).convert('L')
         versions['shared'].append(shared/rel); versions['copy'].append(squash(im))
         versions['q75'].append(squash(jpeg(im, 75))); versions['q50'].append(squash(jpeg(im, 50)))

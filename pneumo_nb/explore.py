@@ -13,11 +13,11 @@ import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
 from .obtain import index_images
-from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8
+from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8, jpeg_provenance
 
 # %% auto #0
-__all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry', 'jpeg_provenance', 'xray_augmentations',
-           'plot_augmentations', 'explore']
+__all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry', 'xray_augmentations', 'plot_augmentations',
+           'explore']
 
 # %% ../nbs/03_explore.ipynb #da7919e7
 def plot_class_counts(df:pd.DataFrame, # index from `index_images`
@@ -78,36 +78,6 @@ def plot_geometry(a:pd.DataFrame, # result of `audit`, with width and height
     ax2.set_xlabel('width / height'); ax2.set_title('Aspect ratio'); ax2.legend()
     plt.close(fig)
     return fig
-
-# %% ../nbs/03_explore.ipynb #81f5d784
-import io
-
-_IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61,   12, 12, 14, 19, 26, 58, 60, 55,   14, 13, 16, 24, 40, 57, 69, 56,
-                      14, 17, 22, 29, 51, 87, 80, 62,   18, 22, 37, 56, 68, 109, 103, 77,  24, 35, 55, 64, 81, 104, 113, 92,
-                      49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
-
-def _ijg_table(q): # libjpeg's luminance table at quality `q` (1-100), as `jpeg_set_quality` scales it
-    s = 5000/q if q < 50 else 200 - 2*q
-    return np.clip((_IJG_LUMA*s + 50)//100, 1, 255)
-
-def jpeg_provenance(path:str|Path, # an image file
-                   )->dict: # format, quality, ijg_tables, photoshop, icc_profile
-    "How a file was written: its JPEG quality (libjpeg scale), whether its tables are libjpeg's, Photoshop's marks, its ICC profile."
-    from PIL import ImageCms
-    r = dict(format=None, quality=None, ijg_tables=None, photoshop=None, icc_profile=None)
-    try:
-        with Image.open(path) as im:
-            r.update(format=im.format, photoshop='photoshop' in im.info)
-            if icc := im.info.get('icc_profile'):
-                try: r['icc_profile'] = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
-                except (OSError, ImageCms.PyCMSError): r['icc_profile'] = 'unreadable profile'
-            if im.format == 'JPEG' and im.quantization:
-                t = np.array(im.quantization[min(im.quantization)])
-                err = [np.abs(_ijg_table(q) - t).sum() for q in range(1, 101)]
-                r.update(quality=int(np.argmin(err)) + 1, ijg_tables=bool(min(err) == 0))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError): pass
-    return r
-
 
 # %% ../nbs/03_explore.ipynb #d8408c9b
 def xray_augmentations(max_rotate:float=15., # degrees of random rotation

@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/scrub.html.md"""
 
 # %% ../nbs/02_scrub.ipynb #c37ed951
 from __future__ import annotations
-import os, re, warnings
+import io, os, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, UnidentifiedImageError
@@ -15,8 +15,8 @@ from .core import *
 from .obtain import index_images
 
 # %% auto #0
-__all__ = ['MIN_SIDE', 'to_gray8', 'check_image', 'audit', 'audit_summary', 'duplicate_groups', 'split_by_patient',
-           'class_weights', 'downsample', 'make_cache', 'open_xray']
+__all__ = ['MIN_SIDE', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit', 'audit_summary', 'duplicate_groups',
+           'split_by_patient', 'class_weights', 'downsample', 'make_cache', 'open_xray']
 
 # %% ../nbs/02_scrub.ipynb #acde4c26
 MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
@@ -50,18 +50,57 @@ def _as_gray(im:Image.Image)->tuple:
     lo, hi = g.getextrema()
     return (None, f"blank image (every pixel is {lo} in 8-bit gray)") if lo == hi else (g, None)
 
+# %% ../nbs/02_scrub.ipynb #f4cdd641
+_IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61,   12, 12, 14, 19, 26, 58, 60, 55,   14, 13, 16, 24, 40, 57, 69, 56,
+                      14, 17, 22, 29, 51, 87, 80, 62,   18, 22, 37, 56, 68, 109, 103, 77,  24, 35, 55, 64, 81, 104, 113, 92,
+                      49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+
+def _ijg_table(q): # libjpeg's luminance table at quality `q` (1-100), scaled as `jpeg_set_quality` does
+    s = 5000/q if q < 50 else 200 - 2*q
+    return np.clip((_IJG_LUMA*s + 50)//100, 1, 255)
+
+def _provenance(im:Image.Image)->dict:
+    "What an opened image's file says of the program that wrote it."
+    from PIL import ImageCms
+    r = dict(format=im.format, quality=None, ijg_tables=None, photoshop='photoshop' in im.info, icc_profile=None)
+    if icc := im.info.get('icc_profile'):
+        try: r['icc_profile'] = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+        except (OSError, ImageCms.PyCMSError): r['icc_profile'] = 'unreadable profile'
+    if im.format == 'JPEG' and getattr(im, 'quantization', None):
+        t = np.array(im.quantization[min(im.quantization)])
+        err = [np.abs(_ijg_table(q) - t).sum() for q in range(1, 101)]
+        r.update(quality=int(np.argmin(err)) + 1, ijg_tables=bool(min(err) == 0))
+    return r
+
+def file_writer(p:dict, # from `jpeg_provenance`
+               )->str|None: # 'Photoshop', 'libjpeg q75', 'JPEG ~q96', 'PNG', ... or None
+    "A short name for the program behind a file, to compare classes and splits."
+    if p['format'] is None: return None
+    if p['photoshop']: return 'Photoshop'
+    if p['quality'] is None: return p['format']
+    return f"libjpeg q{p['quality']}" if p['ijg_tables'] else f"JPEG ~q{p['quality']}"
+
+def jpeg_provenance(path:str|Path, # an image file
+                   )->dict: # format, quality, ijg_tables, photoshop, icc_profile
+    "How a file was written: its JPEG quality (libjpeg scale), whether its tables are libjpeg's, Photoshop's mark, its ICC profile."
+    try:
+        with Image.open(path) as im: return _provenance(im)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return dict(format=None, quality=None, ijg_tables=None, photoshop=None, icc_profile=None)
+
+
 # %% ../nbs/02_scrub.ipynb #4457e15b
 def check_image(path:str|Path, # an image file
-               )->dict: # ok, error, mode, width, height, bytes, md5
+               )->dict: # ok, error, mode, width, height, bytes, md5, writer
     "Open and fully decode `path`; describe it, or say why it cannot be read."
     path = Path(path)
-    r = dict(ok=False, error=None, mode=None, width=None, height=None, bytes=None, md5=None)
+    r = dict(ok=False, error=None, mode=None, width=None, height=None, bytes=None, md5=None, writer=None)
     try:
         r['bytes'] = path.stat().st_size
         if r['bytes'] == 0: r['error'] = 'empty file (0 bytes)'; return r
         r['md5'] = file_hash(path, 'md5')
         with Image.open(path) as im:
-            r.update(mode=im.mode, width=im.width, height=im.height)
+            r.update(mode=im.mode, width=im.width, height=im.height, writer=file_writer(_provenance(im)))
             im.load()
             r['error'] = _as_gray(im)[1]
         r['ok'] = r['error'] is None
@@ -74,8 +113,8 @@ def check_image(path:str|Path, # an image file
 # %% ../nbs/02_scrub.ipynb #f9adc528
 def audit(df:pd.DataFrame, # index from `index_images`
           n_workers:int=8, # threads reading files in parallel
-         )->pd.DataFrame: # `df` with ok, error, mode, width, height, bytes, md5 and dup_group columns
-    "Check every image of `df`: readable or not, mode, size, content hash and duplicate group."
+         )->pd.DataFrame: # `df` with ok, error, mode, width, height, bytes, md5, writer and dup_group columns
+    "Check every image of `df`: readable or not, mode, size, content hash, the program that wrote it, duplicate group."
     res = parallel(check_image, df.path.tolist(), n_workers=n_workers, threadpool=True, progress=show_progress())
     out = pd.concat([df.reset_index(drop=True), pd.DataFrame(list(res))], axis=1)
     dup = out[out.md5.notna()].groupby('md5').path.transform('size') > 1
@@ -87,12 +126,13 @@ def audit(df:pd.DataFrame, # index from `index_images`
 # %% ../nbs/02_scrub.ipynb #3f535306
 def audit_summary(a:pd.DataFrame, # result of `audit`
                  )->pd.DataFrame: # one row per split and label
-    "Images, unreadable files, duplicates, modes and sizes per split and label."
+    "Images, unreadable files, duplicates, modes, writers and sizes per split and label."
     g = a.groupby(['split', 'label'], sort=False)
     return pd.DataFrame(dict(
         images=g.size(), unreadable=g.ok.apply(lambda s: (~s).sum()),
         in_duplicate_groups=g.dup_group.apply(lambda s: s.notna().sum()),
         modes=g['mode'].apply(lambda s: ', '.join(f'{k}:{v}' for k,v in s.value_counts().items())),
+        writers=g['writer'].apply(lambda s: ', '.join(f'{k}:{v}' for k,v in s.value_counts().items())) if 'writer' in a else '-',
         width_min=g.width.min(), width_max=g.width.max(), height_min=g.height.min(), height_max=g.height.max()))
 
 def duplicate_groups(a:pd.DataFrame, # result of `audit`
