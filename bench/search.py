@@ -98,6 +98,9 @@ CONFIGS = {
     # framing, trained on three classes: NORMAL, bacterial and viral PNEUMONIA (from the file names), P(PNEUMONIA) = 1 - P(NORMAL);
     # the loss weighs NORMAL against PNEUMONIA as the default does (each half the total) and the two kinds equally within it
     'subtype':   dict(aug=FRAME_AUG, subtype=True),
+    # framing at 128 px: less fine texture for the network to read. The test normals were exported like the pneumonias
+    # (Photoshop wrote every training normal: 03_explore); if what it left is fine-grained, a coarser input hides it
+    'frame128':  dict(aug=FRAME_AUG, size=128),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
