@@ -160,4 +160,5 @@ d = { 'settings': { 'branch': 'main',
                                  'pneumo_nb.scrub.make_cache': ('scrub.html#make_cache', 'pneumo_nb/scrub.py'),
                                  'pneumo_nb.scrub.open_xray': ('scrub.html#open_xray', 'pneumo_nb/scrub.py'),
                                  'pneumo_nb.scrub.split_by_patient': ('scrub.html#split_by_patient', 'pneumo_nb/scrub.py'),
-                                 'pneumo_nb.scrub.to_gray8': ('scrub.html#to_gray8', 'pneumo_nb/scrub.py')}}}
+                                 'pneumo_nb.scrub.to_gray8': ('scrub.html#to_gray8', 'pneumo_nb/scrub.py'),
+                                 'pneumo_nb.scrub.writer_shortcuts': ('scrub.html#writer_shortcuts', 'pneumo_nb/scrub.py')}}}

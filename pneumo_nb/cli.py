@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .obtain import index_images, IMAGE_EXTS
-from .scrub import audit, audit_summary, duplicate_groups, split_by_patient
+from .scrub import audit, audit_summary, duplicate_groups, split_by_patient, writer_shortcuts
 
 # %% auto #0
 __all__ = ['collect_images', 'write_report', 'parser', 'cmd_audit', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict',
@@ -186,6 +186,10 @@ def cmd_audit(a):
     dups = duplicate_groups(res)
     print(f"{len(res)} images, {len(bad)} unreadable, {len(dups)} groups of identical files "
           f"({int(dups.crosses_split.sum()) if len(dups) else 0} crossing a split, {int(dups.crosses_label.sum()) if len(dups) else 0} crossing a label)")
+    for r in writer_shortcuts(res).itertuples():
+        why = ("a model can learn how a file was saved instead of what the film shows" if r.group_a.split()[0] == r.group_b.split()[0]
+               else "a model may not see these films as it saw the others of their class")
+        print(f"written differently: {r.group_a} ({r.writers_a}) and {r.group_b} ({r.writers_b}); {why}")
     if a.out:
         with atomic_path(a.out) as t: res.to_csv(t, index=False)
     return 0 if bad.empty else 1
@@ -249,6 +253,7 @@ def cmd_run(a):
     summary = audit_summary(aud)
     bad = aud[~aud.ok]
     if len(bad): _log(f"pneumo: {len(bad)} unreadable images left out: " + ', '.join(bad.path.head(5)))
+    for r in writer_shortcuts(aud).itertuples(): _log(f"pneumo: written differently: {r.group_a} ({r.writers_a}) and {r.group_b} ({r.writers_b})")
     seed = a.split_seed if a.split_seed is not None else 42 if a.seed is None else a.seed   # the split seed `train` records: `training_split` finds it
     df = split_by_patient(aud[aud.ok][list(df.columns)], seed=seed)
     times['audit_s'] = round(time.time()-t0, 1); _log(f"audited {len(aud)} images ({times['audit_s']} s)")

@@ -16,7 +16,7 @@ from .obtain import index_images
 
 # %% auto #0
 __all__ = ['MIN_SIDE', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit', 'audit_summary', 'duplicate_groups',
-           'split_by_patient', 'class_weights', 'downsample', 'make_cache', 'open_xray']
+           'writer_shortcuts', 'split_by_patient', 'class_weights', 'downsample', 'make_cache', 'open_xray']
 
 # %% ../nbs/02_scrub.ipynb #acde4c26
 MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
@@ -143,6 +143,25 @@ def duplicate_groups(a:pd.DataFrame, # result of `audit`
                                          labels=('label', lambda s: ','.join(sorted(set(s)))),
                                          names=('path', lambda s: ', '.join(Path(p).name for p in s)))
              .assign(crosses_split=lambda x: x.splits.str.contains(','), crosses_label=lambda x: x.labels.str.contains(',')))
+
+# %% ../nbs/02_scrub.ipynb #9794c44e
+def writer_shortcuts(a:pd.DataFrame, # result of `audit`
+                     min_distance:float=0.5, # smallest share of files that would have to change writer for two groups to match
+                    )->pd.DataFrame: # one row per pair of groups written differently
+    "Pairs of groups (the two classes of a split, or one class in two splits) whose files were written by different programs."
+    import itertools
+    cols = ['group_a', 'group_b', 'distance', 'writers_a', 'writers_b']
+    ok = a[a.ok & a.writer.notna()] if 'writer' in a else a.iloc[:0]
+    counts = {k: g.writer.value_counts() for k,g in ok.groupby(['split', 'label'])}
+    fmt = lambda c: ', '.join(f'{k}:{v}' for k,v in c.items())
+    rows = []
+    for (s1, l1), (s2, l2) in itertools.combinations(sorted(counts), 2):
+        if s1 != s2 and l1 != l2: continue
+        p, q = counts[s1, l1], counts[s2, l2]
+        d = 0.5*(p/p.sum()).sub(q/q.sum(), fill_value=0).abs().sum()
+        if d >= min_distance: rows.append(dict(group_a=f'{s1} {l1}', group_b=f'{s2} {l2}', distance=round(float(d), 3),
+                                               writers_a=fmt(p), writers_b=fmt(q)))
+    return pd.DataFrame(rows, columns=cols)
 
 # %% ../nbs/02_scrub.ipynb #1933e8f9
 def split_by_patient(df:pd.DataFrame, # index from `index_images`
