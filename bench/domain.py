@@ -1,0 +1,118 @@
+#!/usr/bin/env python
+"""Can a generic network tell the test set's films from training's, class by class? A domain check at 160 px.
+
+    python bench/domain.py --data ../shared/data/chest_xray [--n 234] [--seed 42]
+
+On the full-size originals, every training NORMAL film was saved by Photoshop while the training PNEUMONIA films and
+the test films of both classes are plain libjpeg files (`writer_shortcuts`, 02_scrub). The shared copy squashed them
+all to 224 px and re-encoded them alike, so is any of that difference left in the pixels a network sees? This
+script takes ImageNet EfficientNet-Lite0 features (frozen, pooled, 160 px squashed films as the model sees them) and
+asks a logistic regression, with 5-fold cross-validation, to tell two groups of films apart, `--n` films from each:
+
+- training NORMAL against test NORMAL: written by different programs (and a separate block of children);
+- training PNEUMONIA against test PNEUMONIA: written by the same program (and a separate block of children too);
+- training NORMAL against training NORMAL, children split in two halves: the control, near 0.5;
+- training NORMAL against training PNEUMONIA: the disease, for scale.
+
+It prints the cross-validated ROC AUC (mean and spread over the folds) for each pair, repeated over three draws of
+the films. With `--originals`, it then asks whether the writer carries that difference: a regression fitted on the
+shared copies to tell training normals from test normals (every training normal but the originals' 45) scores the
+45 training normals' originals squashed to 224 px here as they were (`copy`) and after re-saving them at libjpeg
+quality 75 first (`q75`), the test normals' writer, beside the 8 test normals' originals squashed the same way. If
+the writer carried the difference, `q75` would move the training normals towards the test normals. If the normals' pair separates much better than the pneumonias' pair, what the test normals do not share
+with training's is visible to a network that never saw this data, and the export path is the likely carrier. A
+diagnosis that reads the test labels; nothing here chooses a model or a threshold. Not a test: run by hand.
+"""
+import argparse, time
+import numpy as np, pandas as pd, torch, timm
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from pneumo_nb.core import data_dir
+from pneumo_nb.obtain import index_images
+from pneumo_nb.scrub import open_xray
+from pneumo_nb.model import lite_state_dict
+
+MEAN, STD = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+def features(items, size=160, bs=64):
+    "Pooled ImageNet EfficientNet-Lite0 features of each film (paths or PIL images), squashed to `size` as the model sees it."
+    net = timm.create_model('efficientnet_lite0', pretrained=False, num_classes=0)
+    net.load_state_dict(lite_state_dict(net), strict=False); net.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(items), bs):
+            x = torch.stack([torch.from_numpy(np.asarray(open_xray(p).resize((size, size)), dtype=np.float32)/255.).permute(2, 0, 1)
+                             for p in items[i:i+bs]])
+            out.append(net((x - MEAN)/STD).numpy())
+    return np.concatenate(out)
+
+def separability(fa, fb, seed):
+    "Cross-validated ROC AUC of a logistic regression telling the rows of `fa` from those of `fb`."
+    X, y = np.concatenate([fa, fb]), np.r_[np.zeros(len(fa)), np.ones(len(fb))]
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000))
+    s = cross_val_score(clf, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed), scoring='roc_auc')
+    return s.mean(), s.std()
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--data', help='the 224x224 copy (default: $PNEUMO_DATA)')
+    ap.add_argument('--n', type=int, default=234, help='films drawn from each group (the test set has 234 normals)')
+    ap.add_argument('--seed', type=int, default=42)
+    ap.add_argument('--originals', help='the chest_xray_originals folder, for the writer test')
+    a = ap.parse_args()
+    t0 = time.time()
+    df = index_images(data_dir(a.data))
+    g = {k: df[(df.split == s) & (df.label == l)] for k, (s, l) in
+         dict(trN=('train', 'NORMAL'), teN=('test', 'NORMAL'), trP=('train', 'PNEUMONIA'), teP=('test', 'PNEUMONIA')).items()}
+    rng = np.random.default_rng(a.seed)
+    need = pd.concat([g['teN'], g['teP'], g['trN'], g['trP'].sample(min(len(g['trP']), 4*a.n), random_state=a.seed)])
+    f = dict(zip(need.path, features(list(need.path))))
+    F = lambda rows: np.stack([f[p] for p in rows.path])
+    rows = []
+    for rep in range(3):
+        s = a.seed + rep
+        pick = lambda d: d.sample(min(len(d), a.n), random_state=s)
+        pats = np.array(g['trN'].patient.unique(), dtype=object); rng.shuffle(pats); half = set(pats[:len(pats)//2])
+        trN = g['trN']; h1, h2 = trN[trN.patient.isin(half)], trN[~trN.patient.isin(half)]
+        trP = g['trP'][g['trP'].path.isin(f)]
+        pairs = {'train NORMAL vs test NORMAL (different writers)': (pick(trN), pick(g['teN'])),
+                 'train PNEUMONIA vs test PNEUMONIA (same writer)': (pick(trP), pick(g['teP'])),
+                 'train NORMAL, two halves of the children (control)': (pick(h1), pick(h2)),
+                 'train NORMAL vs train PNEUMONIA (the disease)': (pick(trN), pick(trP))}
+        for name, (x, y) in pairs.items():
+            m, sd = separability(F(x), F(y), s)
+            rows.append(dict(pair=name, draw=rep, films=f'{len(x)} + {len(y)}', auc=m, fold_sd=sd))
+    r = pd.DataFrame(rows)
+    pd.set_option('display.width', 200)
+    print(r.groupby('pair', sort=False).agg(films=('films', 'first'), auc_mean=('auc', 'mean'), auc_min=('auc', 'min'),
+                                            auc_max=('auc', 'max'), fold_sd=('fold_sd', 'mean')).round(3).to_string())
+    if a.originals: writer_test(a.originals, g, F)
+    print(f'{time.time() - t0:.0f} s')
+
+def writer_test(originals, g, F):
+    "Score originals squashed here, as written and re-saved at q75, with a train-NORMAL-vs-test-NORMAL regression."
+    import io
+    from pathlib import Path
+    from PIL import Image
+    def jpeg(im, q):
+        b = io.BytesIO(); im.save(b, 'JPEG', quality=q); b.seek(0); return Image.open(b).convert('L')
+    squash = lambda im: jpeg(im.resize((224, 224), Image.Resampling.BILINEAR), 75)   # as in bench/jpeg.py
+    o = Path(originals)
+    trO, teO = sorted(o.glob('train/NORMAL/*.jp*g')), sorted(o.glob('test/NORMAL/*.jp*g'))
+    names = {p.name for p in trO}
+    trN = g['trN'][~g['trN'].path.map(lambda p: Path(p).name in names)]
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000))
+    teN = g['teN'][~g['teN'].path.map(lambda p: Path(p).name in {q.name for q in teO})]
+    clf.fit(np.concatenate([F(trN), F(teN)]), np.r_[np.zeros(len(trN)), np.ones(len(teN))])
+    score = lambda ims: clf.predict_proba(features(ims))[:, 1]
+    tr_im = [Image.open(p).convert('L') for p in trO]
+    res = {'training normals, shared copy': clf.predict_proba(F(g['trN'][g['trN'].path.map(lambda p: Path(p).name in names)]))[:, 1],
+           'training normals, squashed here (copy)': score([squash(im) for im in tr_im]),
+           'training normals, re-saved at q75 first (q75)': score([squash(jpeg(im, 75)) for im in tr_im]),
+           'test normals, squashed here (held out of the fit)': score([squash(Image.open(p).convert('L')) for p in teO])}
+    print(f"\nP(test normal) from a regression on {len(trN)} training and {len(teN)} test normals (shared copies):")
+    print(pd.DataFrame({k: dict(films=len(v), median=np.median(v), mean=np.mean(v)) for k, v in res.items()}).T.round(3).to_string())
+
+if __name__ == '__main__': main()
