@@ -101,6 +101,9 @@ CONFIGS = {
     # framing at 128 px: less fine texture for the network to read. The test normals were exported like the pneumonias
     # (Photoshop wrote every training normal: 03_explore); if what it left is fine-grained, a coarser input hides it
     'frame128':  dict(aug=FRAME_AUG, size=128),
+    # framing on every training film (p_affine 1 instead of 0.75): the training films' own framing is never shown
+    # alone, so "framed as a typical training normal" stops being a cue (tight crops look like test normals: bench/domain.py)
+    'frameall':  dict(aug=dict(FRAME_AUG, p_affine=1.0)),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),

@@ -85,11 +85,12 @@ def xray_augmentations(max_rotate:float=15., # degrees of random rotation
                        max_lighting:float=0.4, # brightness and contrast change
                        min_zoom:float=0.7, # smallest random zoom (below 1: zoom out, framing wider)
                        pad_mode:str='zeros', # what fills the border uncovered by rotation or zoom-out: 'zeros', 'border' or 'reflection'
+                       p_affine:float=0.75, # share of training images given a rotation and zoom (the rest are left as they are)
                       )->list: # fastai batch transforms
     "fastai `aug_transforms` for chest radiographs: no flips, no warp; rotation, zoom and lighting."
     with fastai_quietly(): from fastai.vision.augment import aug_transforms
     return aug_transforms(do_flip=False, max_rotate=max_rotate, min_zoom=min_zoom, max_zoom=max_zoom, max_lighting=max_lighting,
-                          max_warp=0., p_affine=0.75, p_lighting=0.75, pad_mode=pad_mode)
+                          max_warp=0., p_affine=p_affine, p_lighting=0.75, pad_mode=pad_mode)
 
 def plot_augmentations(path:str|Path, # one radiograph
                        n:int=8, # augmented versions shown
