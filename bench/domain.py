@@ -28,6 +28,7 @@ diagnosis that reads the test labels; nothing here chooses a model or a threshol
 """
 import argparse, time
 import numpy as np, pandas as pd, torch, timm
+from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -36,6 +37,8 @@ from pneumo_nb.core import data_dir
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import open_xray
 from pneumo_nb.model import lite_state_dict
+from pneumo_nb.interpret import reframe   # the framing check's own re-framing
+from jpeg import jpeg, squash             # bench/jpeg.py: the originals squashed as the shared copy was
 
 MEAN, STD = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -46,8 +49,8 @@ def features(items, size=160, bs=64):
     out = []
     with torch.inference_mode():
         for i in range(0, len(items), bs):
-            x = torch.stack([torch.from_numpy(np.asarray(open_xray(p).resize((size, size)), dtype=np.float32)/255.).permute(2, 0, 1)
-                             for p in items[i:i+bs]])
+            ims = [open_xray(p).resize((size, size), Image.Resampling.BILINEAR) for p in items[i:i+bs]]   # as `PneumoModel.to_tensor`
+            x = torch.stack([torch.from_numpy(np.asarray(im, dtype=np.float32)/255.).permute(2, 0, 1) for im in ims])
             out.append(net((x - MEAN)/STD).numpy())
     return np.concatenate(out)
 
@@ -96,16 +99,6 @@ def main():
     if a.zoom: zoom_test(g, a.seed)
     print(f'{time.time() - t0:.0f} s')
 
-def _zoom(im, z):
-    "`im` cropped tighter about its centre (z > 1) or shrunk inside a black border (z < 1), same size."
-    from PIL import Image
-    w, h = im.size
-    if z >= 1:
-        cw, ch = w/z, h/z; l, t = (w - cw)/2, (h - ch)/2
-        return im.crop((round(l), round(t), round(l + cw), round(t + ch))).resize((w, h), Image.Resampling.BILINEAR)
-    s = im.resize((round(w*z), round(h*z)), Image.Resampling.BILINEAR); c = Image.new('RGB', (w, h))
-    c.paste(s, ((w - s.width)//2, (h - s.height)//2)); return c
-
 def zoom_test(g, seed):
     "Score held-out training and test normals, re-framed, with a train-NORMAL-vs-test-NORMAL regression."
     trN = g['trN'].sample(600, random_state=seed); teN = g['teN']
@@ -116,19 +109,15 @@ def zoom_test(g, seed):
     rows = []
     for name, d in [('training normals', tr_ho), ('test normals', te_ho)]:
         for z in (0.85, 1.0, 1.15, 1.3):
-            p = clf.predict_proba(features([_zoom(open_xray(q), z) for q in d.path]))[:, 1]
+            p = clf.predict_proba(features([reframe(q, z) for q in d.path]))[:, 1]
             rows.append(dict(films=f'{name}, held out ({len(d)})', zoom=z, median=np.median(p), mean=p.mean()))
     print(f"\nP(test normal), regression on {len(tr_fit)} training and {len(te_fit)} test normals, films re-framed:")
     print(pd.DataFrame(rows).pivot(index='films', columns='zoom', values='median').round(3).to_string())
 
 def writer_test(originals, g, F):
     "Score originals squashed here, as written and re-saved at q75, with a train-NORMAL-vs-test-NORMAL regression."
-    import io
     from pathlib import Path
     from PIL import Image
-    def jpeg(im, q):
-        b = io.BytesIO(); im.save(b, 'JPEG', quality=q); b.seek(0); return Image.open(b).convert('L')
-    squash = lambda im: jpeg(im.resize((224, 224), Image.Resampling.BILINEAR), 75)   # as in bench/jpeg.py
     o = Path(originals)
     trO, teO = sorted(o.glob('train/NORMAL/*.jp*g')), sorted(o.glob('test/NORMAL/*.jp*g'))
     names = {p.name for p in trO}

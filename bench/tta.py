@@ -26,7 +26,7 @@ def _affine(x, m, s, angle=0., z=1.):
 VIEWS = {'id': None, 'tta': 'predict', 'rot+5b': (5., 1.), 'rot-5b': (-5., 1.), 'zoom1.1': (0., 1.1), 'zoom1.25': (0., 1.25),
          'zoom0.8': (0., 0.8)}   # 'tta': `predict(tta=True)`'s average, from the library itself
 SETS = {'none': ['id'], 'rot+zoom': ['tta'], 'rotb+zoom': ['id', 'rot+5b', 'rot-5b', 'zoom1.1'],
-        'frame': ['id', 'zoom0.8', 'zoom1.25'], 'out': ['zoom0.8'], 'id+out': ['id', 'zoom0.8'], 'all': ['id', 'rot+5b', 'rot-5b', 'zoom1.1', 'zoom1.25', 'zoom0.8']}
+        'frame': ['id', 'zoom0.8', 'zoom1.25'], 'id+out': ['id', 'zoom0.8'], 'all': ['id', 'rot+5b', 'rot-5b', 'zoom1.1', 'zoom1.25', 'zoom0.8']}
 
 @torch.inference_mode()
 def view_probs(m, rows):

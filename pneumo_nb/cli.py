@@ -187,7 +187,7 @@ def cmd_audit(a):
     print(f"{len(res)} images, {len(bad)} unreadable, {len(dups)} groups of identical files "
           f"({int(dups.crosses_split.sum()) if len(dups) else 0} crossing a split, {int(dups.crosses_label.sum()) if len(dups) else 0} crossing a label)")
     for r in writer_shortcuts(res).itertuples():
-        why = ("a model can learn how a file was saved instead of what the film shows" if r.group_a.split()[0] == r.group_b.split()[0]
+        why = ("a model can learn how a file was saved instead of what the film shows" if r.kind == 'classes'
                else "a model may not see these films as it saw the others of their class")
         print(f"written differently: {r.group_a} ({r.writers_a}) and {r.group_b} ({r.writers_b}); {why}")
     if a.out:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
 from .obtain import index_images
-from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8, jpeg_provenance
+from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8
 
 # %% auto #0
 __all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry', 'xray_augmentations', 'plot_augmentations',

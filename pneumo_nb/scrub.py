@@ -147,10 +147,10 @@ def duplicate_groups(a:pd.DataFrame, # result of `audit`
 # %% ../nbs/02_scrub.ipynb #9794c44e
 def writer_shortcuts(a:pd.DataFrame, # result of `audit`
                      min_distance:float=0.5, # smallest share of files that would have to change writer for two groups to match
-                    )->pd.DataFrame: # one row per pair of groups written differently
+                    )->pd.DataFrame: # one row per pair of groups written differently; `kind`: 'classes' (one split) or 'splits' (one class)
     "Pairs of groups (the two classes of a split, or one class in two splits) whose files were written by different programs."
     import itertools
-    cols = ['group_a', 'group_b', 'distance', 'writers_a', 'writers_b']
+    cols = ['group_a', 'group_b', 'kind', 'distance', 'writers_a', 'writers_b']
     ok = a[a.ok & a.writer.notna()] if 'writer' in a else a.iloc[:0]
     counts = {k: g.writer.value_counts() for k,g in ok.groupby(['split', 'label'])}
     fmt = lambda c: ', '.join(f'{k}:{v}' for k,v in c.items())
@@ -159,7 +159,8 @@ def writer_shortcuts(a:pd.DataFrame, # result of `audit`
         if s1 != s2 and l1 != l2: continue
         p, q = counts[s1, l1], counts[s2, l2]
         d = 0.5*(p/p.sum()).sub(q/q.sum(), fill_value=0).abs().sum()
-        if d >= min_distance: rows.append(dict(group_a=f'{s1} {l1}', group_b=f'{s2} {l2}', distance=round(float(d), 3),
+        if d >= min_distance: rows.append(dict(group_a=f'{s1} {l1}', group_b=f'{s2} {l2}', kind='classes' if s1 == s2 else 'splits',
+                                               distance=round(float(d), 3),
                                                writers_a=fmt(p), writers_b=fmt(q)))
     return pd.DataFrame(rows, columns=cols)
 
