@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import ImageFilter, ImageOps
 import pneumo_nb.model as pm, pneumo_nb.interpret as pi   # first: it imports fastai without torch's jit deprecation warning
-from fastai.callback.mixup import MixUp
+from fastai.callback.mixup import MixUp, CutMix
 from fastai.callback.core import Callback
 from pneumo_nb.core import POSITIVE, get_device, environment
 from pneumo_nb.obtain import index_images
@@ -104,6 +104,15 @@ CONFIGS = {
     # framing on every training film (p_affine 1 instead of 0.75): the training films' own framing is never shown
     # alone, so "framed as a typical training normal" stops being a cue (tight crops look like test normals: bench/domain.py)
     'frameall':  dict(aug=dict(FRAME_AUG, p_affine=1.0)),
+    # CutMix (Yun et al. 2019; fastai's `CutMix(1.)`): a rectangle of another training film pasted into each, the label
+    # mixed by area: the answer must come from what is in the lungs, region by region, not from the film as a whole
+    'cutmix':    dict(aug=FRAME_AUG, cutmix=1.0),
+    # stochastic depth (timm's `drop_path_rate`, 0.2 as in EfficientNet's own ImageNet training): each residual block
+    # skipped at random in training, a regulariser of the whole body rather than of the head alone
+    'droppath':  dict(aug=FRAME_AUG, drop_path=0.2),
+    # sharpness-aware minimisation (Foret et al. 2021): each step follows the gradient at the worst weights within
+    # rho of the current ones, for flatter minima, reported to generalise better to other domains; twice the compute
+    'sam':       dict(aug=FRAME_AUG, sam=0.05),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -150,6 +159,25 @@ class MixStyle(Callback):
         self.hooks = [blocks[i].register_forward_hook(self._mix) for i in self.stages]
     def after_fit(self):
         for h in self.hooks: h.remove()
+
+class SAM(Callback):
+    "Search-only: sharpness-aware minimisation (Foret et al. 2021): the step uses the gradient taken after one ascent step of L2 length `rho`; BatchNorm statistics updated by the first pass only."
+    def __init__(self, rho=0.05): self.rho = rho
+    def before_step(self):
+        ps = [p for p in self.learn.model.parameters() if p.grad is not None]
+        norm = torch.norm(torch.stack([p.grad.norm(2) for p in ps]), 2)
+        with torch.no_grad():
+            es = [p.grad * (self.rho / (norm + 1e-12)) for p in ps]
+            for p, e in zip(ps, es): p.add_(e)
+        self.learn.opt.zero_grad()
+        bns = [m for m in self.learn.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        moms = [m.momentum for m in bns]
+        for m in bns: m.momentum = 0.   # the second pass leaves the running statistics as they are
+        try: self.learn.loss_func(self.learn.model(*self.learn.xb), *self.learn.yb).backward()
+        finally:
+            for m, mo in zip(bns, moms): m.momentum = mo
+        with torch.no_grad():
+            for p, e in zip(ps, es): p.sub_(e)
 
 def _squish_mat(x, max_squish=1.3, p=0.5):   # fastai affine matrix: stretch or squeeze the width alone, by up to `max_squish`
     from fastai.vision.augment import affine_mat, t0
@@ -245,11 +273,14 @@ def run(df, name, seed, subset=None, save=None):
     blur, mixup, avg = cfg.pop('blur', 0.), cfg.pop('mixup', 0.), cfg.pop('average_from', None)
     nz, erase, fbn = cfg.pop('normal_zoom', None), cfg.pop('erase', 0.), cfg.pop('freeze_bn', False)
     triv, mixst = cfg.pop('trivial', False), cfg.pop('mixstyle', None)
+    cutmix, dpr, sam = cfg.pop('cutmix', 0.), cfg.pop('drop_path', 0.), cfg.pop('sam', 0.)
     st = cfg.pop('subtype', False); _subtypes(st)
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_trivial(), _RESIZE(*a, **k)]) if triv else _RESIZE)
-    cbs = ([MixUp(mixup)] if mixup else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else []) + ([FoldSubtypes()] if st else [])
-    pm.vision_learner = functools.partial(_VL, cbs=cbs) if cbs else _VL
+    cbs = ([MixUp(mixup)] if mixup else []) + ([CutMix(cutmix)] if cutmix else []) + ([SAM(sam)] if sam else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else []) + ([FoldSubtypes()] if st else [])
+    vl = dict(cbs=cbs) if cbs else {}
+    if dpr: vl['drop_path_rate'] = dpr   # passed by fastai to timm.create_model
+    pm.vision_learner = functools.partial(_VL, **vl) if vl else _VL
     pm.xray_augmentations = (_with_squish if sq else functools.partial(_with_blur, blur) if blur else
                              functools.partial(_with_erasing, erase) if erase else _AUG)
     pm.open_xray = pi.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN   # the framing check sees what the model sees
