@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Threshold rules compared on saved probabilities: each rule chooses its threshold on validation, the test set is scored once.
 
-    python bench/rules.py bench/results/search/runs.jsonl [--recalls 0.95,0.90] [--configs frame,framebn] [--hindsight]
+    python bench/rules.py bench/results/search/runs.jsonl [--recalls 0.95,0.90] [--configs frame,framebn] [--hindsight] [--ensemble]
 
 Reads the runs that bench/search.py wrote (each keeps its validation and test probabilities), so no model is
 trained or loaded. For every run and every rule ('recall' at each target of `--recalls`, the default's 0.95 first,
@@ -45,17 +45,37 @@ def rows(run, recalls, hindsight=False):
                    normals_flagged=int(((pt >= thr) & (yt == 0)).sum()), pneumonias_missed=int(((pt < thr) & (yt == 1)).sum()),
                    **{k: round(float(mt[k]), 4) for k in KEYS})
 
+def averaged(runs, name):
+    "A pseudo-run whose probabilities are the mean of `runs`' (which must have scored the same films, in the same order)."
+    first = runs[0]
+    for r in runs[1:]:
+        for k in ('val_names', 'test_names', 'yv', 'yt'):
+            if r[k] != first[k]: raise SystemExit(f"cannot average {r['name']} seed {r['seed']} with {first['name']} seed {first['seed']}: "
+                                                  f"their {k} differ (another patient split or data)")
+    return dict(name=name, seed='+'.join(str(r['seed']) for r in runs), yv=first['yv'], yt=first['yt'],
+                pv=np.mean([r['pv'] for r in runs], 0), pt=np.mean([r['pt'] for r in runs], 0))
+
+def ensembles(runs):
+    "Averaged pseudo-runs: one per configuration with two runs or more, and one of every run when there are several configurations."
+    by = {}
+    for r in runs: by.setdefault(r['name'], []).append(r)
+    out = [averaged(rs, f"{n} (mean of {len(rs)})") for n, rs in by.items() if len(rs) > 1]
+    if len(by) > 1: out.append(averaged(runs, f"{'+'.join(by)} (mean of {len(runs)})"))
+    return out
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('runs', nargs='+', help='runs.jsonl files written by bench/search.py')
     ap.add_argument('--recalls', default='0.95', help="comma-separated recall targets for the 'recall' rule (0.95: the default)")
     ap.add_argument('--configs', help='only these configurations (comma-separated)')
     ap.add_argument('--hindsight', action='store_true', help='add thresholds chosen on the test labels, as ceilings (never rules)')
+    ap.add_argument('--ensemble', action='store_true', help="add each configuration's runs averaged, and all runs averaged")
     args = ap.parse_args()
     recalls = [float(r) for r in args.recalls.split(',')]
     runs = [json.loads(l) for f in args.runs for l in open(f) if l.strip()]
     if args.configs: runs = [r for r in runs if r['name'] in args.configs.split(',')]
     if not runs: ap.error('no runs to compare')
+    if args.ensemble: runs = runs + ensembles(runs)
     df = pd.DataFrame([r for run in runs for r in rows(run, recalls, args.hindsight)])
     pd.set_option('display.width', 200)
     print(df.to_string(index=False))
