@@ -22,11 +22,12 @@ quality 75 first (`q75`), the test normals' writer, beside the 8 test normals' o
 the writer carried the difference, `q75` would move the training normals towards the test normals. With `--zoom`,
 a regression fitted on 400 training normals and half the test normals (class-balanced) scores the held-out films of
 both groups shrunk (0.85) or cropped tighter (1.15, 1.3) about their centre: if framing carries the difference, a
-tighter crop moves training normals towards the test normals more than a looser one. If the normals' pair separates much better than the pneumonias' pair, what the test normals do not share
-with training's is visible to a network that never saw this data, and the export path is the likely carrier. A
-diagnosis that reads the test labels; nothing here chooses a model or a threshold. Not a test: run by hand.
+tighter crop moves training normals towards the test normals more than a looser one. If the normals' pair separates
+much better than the pneumonias' pair, what the test normals do not share with training's is visible to a network that
+never saw this data; `--originals` and `--zoom` ask what carries it. A diagnosis that reads the test labels; nothing here chooses a model or a threshold. Not a test: run by hand.
 """
-import argparse, time
+import argparse, functools, time
+from pathlib import Path
 import numpy as np, pandas as pd, torch, timm
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
@@ -42,11 +43,16 @@ from jpeg import jpeg, squash             # bench/jpeg.py: the originals squashe
 
 MEAN, STD = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
+@functools.cache
+def _lite0():
+    "ImageNet EfficientNet-Lite0 without its classifier, built once."
+    net = timm.create_model('efficientnet_lite0', pretrained=False, num_classes=0)
+    net.load_state_dict(lite_state_dict(net), strict=False)
+    return net.eval()
+
 def features(items, size=160, bs=64):
     "Pooled ImageNet EfficientNet-Lite0 features of each film (paths or PIL images), squashed to `size` as the model sees it."
-    net = timm.create_model('efficientnet_lite0', pretrained=False, num_classes=0)
-    net.load_state_dict(lite_state_dict(net), strict=False); net.eval()
-    out = []
+    net, out = _lite0(), []
     with torch.inference_mode():
         for i in range(0, len(items), bs):
             ims = [open_xray(p).resize((size, size), Image.Resampling.BILINEAR) for p in items[i:i+bs]]   # as `PneumoModel.to_tensor`
@@ -116,14 +122,12 @@ def zoom_test(g, seed):
 
 def writer_test(originals, g, F):
     "Score originals squashed here, as written and re-saved at q75, with a train-NORMAL-vs-test-NORMAL regression."
-    from pathlib import Path
-    from PIL import Image
     o = Path(originals)
     trO, teO = sorted(o.glob('train/NORMAL/*.jp*g')), sorted(o.glob('test/NORMAL/*.jp*g'))
-    names = {p.name for p in trO}
+    names, te_names = {p.name for p in trO}, {p.name for p in teO}
     trN = g['trN'][~g['trN'].path.map(lambda p: Path(p).name in names)]
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000))
-    teN = g['teN'][~g['teN'].path.map(lambda p: Path(p).name in {q.name for q in teO})]
+    teN = g['teN'][~g['teN'].path.map(lambda p: Path(p).name in te_names)]
     clf.fit(np.concatenate([F(trN), F(teN)]), np.r_[np.zeros(len(trN)), np.ones(len(teN))])
     score = lambda ims: clf.predict_proba(features(ims))[:, 1]
     tr_im = [Image.open(p).convert('L') for p in trO]
