@@ -135,7 +135,8 @@ def main():
     dev = get_device(args.cpu)
     df = split_by_patient(index_images(args.data))
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
-    runs = []
+    runs, m = [], None
+    n_split = int(((df.split == 'train') & ~df.is_valid).sum())   # the films a full run trains on; `n_train` is what this one did
     if args.model:   # a saved model: no training, no plain reference
         m = load_model(args.model, cpu=args.cpu)
         ev = evaluate(m, df, split='test', n_boot=0)
@@ -168,7 +169,8 @@ def main():
         table['ratio pneumo_nb / plain'] = pd.Series({k: f"{P[k].mean()/Q[k].mean():.2f}" for k in Q if k in P and k != 'seed'})
         if 'infer_img_s' in Q: table.loc['infer_img_s', 'ratio pneumo_nb / plain'] = f"{extra['infer_img_s']/Q.infer_img_s.mean():.2f}"
     meta = dict(started=started, model=args.model, plain_from=args.plain_from, hardware=hardware(dev), versions=versions(), seeds=[r['seed'] for r in runs if 'seed' in r], subset=args.subset,
-                n_train=int(((df.split == 'train') & ~df.is_valid).sum()), n_test=int((df.split == 'test').sum()),
+                n_train_split=n_split, n_train=m.meta['training']['n_train'] if m is not None else (min(n_split, 2*args.subset) if args.subset else n_split),
+                n_test=int((df.split == 'test').sum()),
                 note=DISCLAIMER)
     print(json.dumps(meta, indent=1)); print(table.fillna('').to_string())
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
