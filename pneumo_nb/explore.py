@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
 from .obtain import index_images
-from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8
+from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8, _upright
 
 # %% auto #0
 __all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry', 'xray_augmentations', 'plot_augmentations',
@@ -41,7 +41,7 @@ def plot_samples(df:pd.DataFrame, # index from `index_images`
     for row, label in zip(np.atleast_2d(axs), CLASSES):
         pick = df[df.label == label].sample(n=n, random_state=seed)
         for ax, (_, r) in zip(row, pick.iterrows()):
-            with Image.open(r.path) as im: ax.imshow(to_gray8(im), cmap='gray')
+            with Image.open(r.path) as im: ax.imshow(to_gray8(_upright(im)), cmap='gray')
             ax.set_title(f"{label}\n{r.kind}", fontsize=8); ax.axis('off')
     plt.close(fig)
     return fig

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io, os, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.parallel import parallel
 from .core import *
 from .obtain import index_images
@@ -41,6 +41,16 @@ def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I,
         return Image.fromarray(a.round().clip(0, 255).astype(np.uint8), 'L')
     if im.mode in ('RGBA', 'LA', 'P', 'PA'): im = im.convert('RGBA').convert('RGB')
     return im.convert('L')
+
+def _orientation(im:Image.Image)->int:
+    "`im`'s EXIF orientation, 1 (as stored) to 8; 1 when it has none, or when the metadata is unreadable or out of range."
+    try: o = im.getexif().get(0x0112, 1)
+    except Exception: return 1   # malformed metadata must not stop a film from being read: its pixels are what is scored
+    return o if o in range(2, 9) else 1
+
+def _upright(im:Image.Image)->Image.Image:
+    "`im` turned as its EXIF orientation says, as an image viewer shows it; `im` itself when it carries no turn."
+    return ImageOps.exif_transpose(im) if _orientation(im) != 1 else im
 
 def _as_gray(im:Image.Image)->tuple:
     "(`im` as 8-bit gray, None), or (None, why its pixels cannot be a radiograph): too small, NaN or infinite, or blank."
@@ -100,7 +110,8 @@ def check_image(path:str|Path, # an image file
         if r['bytes'] == 0: r['error'] = 'empty file (0 bytes)'; return r
         r['md5'] = file_hash(path, 'md5')
         with Image.open(path) as im:
-            r.update(mode=im.mode, width=im.width, height=im.height, writer=file_writer(_provenance(im)))
+            w, h = im.size if _orientation(im) < 5 else im.size[::-1]   # orientations 5 to 8 turn the film by a quarter
+            r.update(mode=im.mode, width=w, height=h, writer=file_writer(_provenance(im)))
             im.load()
             r['error'] = _as_gray(im)[1]
         r['ok'] = r['error'] is None
@@ -229,8 +240,8 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
 
 # %% ../nbs/02_scrub.ipynb #e252ec0e
 def _finish(im:Image.Image, what:str)->Image.Image:
-    "`im` as 8-bit RGB, or `PneumoError` naming `what` and why its pixels cannot be a radiograph."
-    g, e = _as_gray(im)
+    "`im` upright as 8-bit RGB, or `PneumoError` naming `what` and why its pixels cannot be a radiograph."
+    g, e = _as_gray(_upright(im))
     if e: raise PneumoError(f"{what}: {e}")
     return g.convert('RGB')
 
