@@ -25,7 +25,9 @@ def collect_images(paths:list, # files and folders
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith('.'))
-            if not found: notes.append(f"{p}: no image files in this folder")
+            dicom = sum(1 for f in p.rglob('*') if f.suffix.lower() in ('.dcm', '.dicom') and f.is_file())
+            if dicom: notes.append(f"{p}: {dicom} DICOM file(s) skipped: pneumo_nb reads image files; export the films as PNG or JPEG first")
+            elif not found: notes.append(f"{p}: no image files in this folder")
             files += found
         else:
             files.append(p)

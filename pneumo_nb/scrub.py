@@ -42,6 +42,15 @@ def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I,
     if im.mode in ('RGBA', 'LA', 'P', 'PA'): im = im.convert('RGBA').convert('RGB')
     return im.convert('L')
 
+def _unrecognised(path:Path)->str:
+    "Why Pillow could not identify `path`: a DICOM file (named, with what to do), else an unrecognised format."
+    try:
+        with open(path, 'rb') as f: head = f.read(132)
+    except OSError: head = b''
+    if head[128:132] == b'DICM':
+        return "a DICOM file, which pneumo_nb does not read: export the film as an image first (PNG keeps 16-bit pixels)"
+    return "not an image (unrecognised format)"
+
 def _orientation(im:Image.Image)->int:
     "`im`'s EXIF orientation, 1 (as stored) to 8; 1 when it has none, or when the metadata is unreadable or out of range."
     try: o = im.getexif().get(0x0112, 1)
@@ -115,7 +124,7 @@ def check_image(path:str|Path, # an image file
             im.load()
             r['error'] = _as_gray(im)[1]
         r['ok'] = r['error'] is None
-    except UnidentifiedImageError: r['error'] = 'not an image (unrecognised format)'
+    except UnidentifiedImageError: r['error'] = _unrecognised(path)
     except FileNotFoundError: r['error'] = 'file not found'
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         r['error'] = f'unreadable image: {e}'
@@ -272,6 +281,6 @@ def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,3) or (H,W,4)
         with Image.open(path) as im:
             im.load()
             return _finish(im, str(path))
-    except UnidentifiedImageError: raise PneumoError(f"{path}: not an image (unrecognised format)") from None
+    except UnidentifiedImageError: raise PneumoError(f"{path}: {_unrecognised(path)}") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise PneumoError(f"{path}: unreadable image ({e})") from None
