@@ -477,12 +477,17 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     t0 = time.time()
     seed_everything(seed)
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    need = {'path', 'split', 'label'} | (set() if 'is_valid' in df else {'patient'})   # the patient split needs `patient`
+    _need(need <= set(df.columns), f"the index lacks column(s) {', '.join(sorted(need - set(df.columns)))}; it has {list(df.columns)} (make it with `index_images`)")
+    _check_labels(df, 'train')
     if split_seed is None: split_seed = None if 'is_valid' in df else seed   # None: the caller made the split (`training_split` then needs its seed)
     if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed)
     if subset: df = _subset(df, subset, seed)
     if balance == 'downsample': df = downsample(df, seed)
     elif balance not in ('weights', None): raise PneumoError(f"balance must be 'weights', 'downsample' or None, not {balance!r}")
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
+    for part, rows in (('training', fit_rows), ('validation', df[(df.split == 'train') & df.is_valid])):   # both classes, or no model and no threshold
+        _need(set(rows.label) == set(CLASSES), f"the {part} films hold no {' or '.join(sorted(set(CLASSES) - set(rows.label)))}: both classes are needed")
     _check_films(df[df.split == 'train'])   # a bad film fails here, by name, not minutes into training from inside the data loader
     device = get_device(cpu)
     dls = xray_dataloaders(df, size=size, bs=bs, augment=augment, device=device)
@@ -500,6 +505,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
             learn.model[0].model.load_state_dict(lite_state_dict(learn.model[0].model, arch)); learn.freeze()
     else: learn = Learner(dls, build_net(arch), splitter=trainable_params, **common)
     learn.to_channelslast(use_amp=device.type == 'cuda')
+    _need(len(fit_rows) >= bs, f"{len(fit_rows)} training films, fewer than one batch (bs={bs}): fastai drops an incomplete batch, so nothing "
+                               "would be learnt; lower bs or give more films")
     show = progress if progress is not None else show_progress()
     if not show: learn.logger = _epoch_logger(learn)
     keep_best = SaveModelCallback(monitor='roc_auc_score', comp=np.greater, fname='best', reset_on_fit=False)
