@@ -169,7 +169,7 @@ def main():
         table['ratio pneumo_nb / plain'] = pd.Series({k: f"{P[k].mean()/Q[k].mean():.2f}" for k in Q if k in P and k != 'seed'})
         if 'infer_img_s' in Q: table.loc['infer_img_s', 'ratio pneumo_nb / plain'] = f"{extra['infer_img_s']/Q.infer_img_s.mean():.2f}"
     meta = dict(started=started, model=args.model, plain_from=args.plain_from, hardware=hardware(dev), versions=versions(), seeds=[r['seed'] for r in runs if 'seed' in r], subset=args.subset,
-                n_train_split=n_split, n_train=m.meta['training']['n_train'] if m is not None else (min(n_split, 2*args.subset) if args.subset else n_split),
+                n_train_split=n_split, n_train=m.meta['training']['n_train'] if m is not None else (2*args.subset if args.subset else n_split),
                 n_test=int((df.split == 'test').sum()),
                 note=DISCLAIMER)
     print(json.dumps(meta, indent=1)); print(table.fillna('').to_string())

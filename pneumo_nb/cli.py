@@ -24,8 +24,9 @@ def collect_images(paths:list, # files and folders
     files, notes = [], []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith('.'))
-            dicom = sum(1 for f in p.rglob('*') if f.suffix.lower() in ('.dcm', '.dicom') and f.is_file())
+            every = [f for f in p.rglob('*') if f.is_file() and not f.name.startswith('.')]
+            found = sorted(f for f in every if f.suffix.lower() in IMAGE_EXTS)
+            dicom = sum(f.suffix.lower() in ('.dcm', '.dicom') for f in every)
             if dicom: notes.append(f"{p}: {dicom} DICOM file(s) skipped: pneumo_nb reads image files; export the films as PNG or JPEG first")
             elif not found: notes.append(f"{p}: no image files in this folder")
             files += found
