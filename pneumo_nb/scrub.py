@@ -15,15 +15,25 @@ from .core import *
 from .obtain import index_images
 
 # %% auto #0
-__all__ = ['MIN_SIDE', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit', 'audit_summary', 'duplicate_groups',
-           'writer_shortcuts', 'split_by_patient', 'class_weights', 'downsample', 'make_cache', 'open_xray']
+__all__ = ['MIN_SIDE', 'MAX_ASPECT', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit', 'audit_summary',
+           'duplicate_groups', 'writer_shortcuts', 'split_by_patient', 'class_weights', 'downsample', 'make_cache',
+           'open_xray']
 
 # %% ../nbs/02_scrub.ipynb #acde4c26
 MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
+MAX_ASPECT = 4 # longest side over shortest side accepted as a radiograph (this data's most elongated film: 3.2)
 
-def _too_small(w:int, h:int)->str|None:
-    "Why a `w`×`h` image cannot be a radiograph, or None when it is large enough."
-    return f"image too small ({w}×{h} px; a radiograph needs at least {MIN_SIDE} px a side)" if min(w, h) < MIN_SIDE else None
+def _bad_shape(w:int, h:int)->str|None:
+    "Why a `w`×`h` image cannot be a radiograph (too small, or too elongated to squash into a square), or None."
+    if min(w, h) < MIN_SIDE: return f"image too small ({w}×{h} px; a radiograph needs at least {MIN_SIDE} px a side)"
+    if max(w, h) > MAX_ASPECT*min(w, h):
+        return f"image too elongated ({w}×{h} px, {max(w, h)/min(w, h):.1f} to 1; a radiograph is at most {MAX_ASPECT} to 1)"
+
+def _frames(im:Image.Image)->str|None:
+    "Why an image file with several frames or pages cannot be scored as one film, or None. An MPO's extra frames (a camera's previews) do not count."
+    n = getattr(im, 'n_frames', 1)
+    if n > 1 and im.format != 'MPO':
+        return f"{n} pages or frames in one {im.format or 'image'} file; pneumo_nb scores one film per file: save each film as an image of its own"
 
 def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I, float F
             )->Image.Image: # 8-bit grayscale
@@ -62,8 +72,8 @@ def _upright(im:Image.Image)->Image.Image:
     return ImageOps.exif_transpose(im) if _orientation(im) != 1 else im
 
 def _as_gray(im:Image.Image)->tuple:
-    "(`im` as 8-bit gray, None), or (None, why its pixels cannot be a radiograph): too small, NaN or infinite, or blank."
-    if (e := _too_small(*im.size)): return None, e
+    "(`im` as 8-bit gray, None), or (None, why its pixels cannot be a radiograph): several frames, too small or elongated, NaN or infinite, or blank."
+    if (e := _frames(im) or _bad_shape(*im.size)): return None, e
     try: g = to_gray8(im)
     except PneumoError as e: return None, str(e)
     lo, hi = g.getextrema()
@@ -250,6 +260,7 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
 # %% ../nbs/02_scrub.ipynb #e252ec0e
 def _finish(im:Image.Image, what:str)->Image.Image:
     "`im` upright as 8-bit RGB, or `PneumoError` naming `what` and why its pixels cannot be a radiograph."
+    if (e := _frames(im)): raise PneumoError(f"{what}: {e}")   # before turning: a turned copy has one frame
     g, e = _as_gray(_upright(im))
     if e: raise PneumoError(f"{what}: {e}")
     return g.convert('RGB')
