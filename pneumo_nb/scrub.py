@@ -72,8 +72,10 @@ def _upright(im:Image.Image)->Image.Image:
     return ImageOps.exif_transpose(im) if _orientation(im) != 1 else im
 
 def _as_gray(im:Image.Image)->tuple:
-    "(`im` as 8-bit gray, None), or (None, why its pixels cannot be a radiograph): several frames, too small or elongated, NaN or infinite, or blank."
-    if (e := _frames(im) or _bad_shape(*im.size)): return None, e
+    "(`im` upright as 8-bit gray, None), or (None, why it cannot be a radiograph): several frames, too small or elongated, NaN or infinite, or blank."
+    if (e := _frames(im)): return None, e   # before turning: a turned copy has one frame
+    im = _upright(im)
+    if (e := _bad_shape(*im.size)): return None, e
     try: g = to_gray8(im)
     except PneumoError as e: return None, str(e)
     lo, hi = g.getextrema()
@@ -260,8 +262,7 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
 # %% ../nbs/02_scrub.ipynb #e252ec0e
 def _finish(im:Image.Image, what:str)->Image.Image:
     "`im` upright as 8-bit RGB, or `PneumoError` naming `what` and why its pixels cannot be a radiograph."
-    if (e := _frames(im)): raise PneumoError(f"{what}: {e}")   # before turning: a turned copy has one frame
-    g, e = _as_gray(_upright(im))
+    g, e = _as_gray(im)
     if e: raise PneumoError(f"{what}: {e}")
     return g.convert('RGB')
 
