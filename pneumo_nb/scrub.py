@@ -29,10 +29,30 @@ def _bad_shape(w:int, h:int)->str|None:
     if max(w, h) > MAX_ASPECT*min(w, h):
         return f"image too elongated ({w}×{h} px, {max(w, h)/min(w, h):.1f} to 1; a radiograph is at most {MAX_ASPECT} to 1)"
 
+def _thumb(im:Image.Image)->np.ndarray:
+    "`im` as a 32×32 gray array, zero mean and unit spread (all zeros if it is flat), to compare pictures at any size."
+    a = np.asarray(to_gray8(im).resize((32, 32), Image.BILINEAR), dtype=np.float64)
+    return (a - a.mean())/(a.std() or np.inf)
+
+def _smaller_copies(im:Image.Image)->bool:
+    "Whether every page of a multi-page TIFF after the first is smaller than it on both sides and either a copy of it (a pyramid's levels, a thumbnail) or too small to be a film. Leaves `im` on its first page when so, on the page it was on otherwise."
+    at = im.tell()
+    try:
+        im.seek(0); (w, h), first = im.size, _thumb(im)
+        for i in range(1, im.n_frames):
+            im.seek(i)
+            if im.size[0] >= w or im.size[1] >= h: break
+            if min(im.size) >= MIN_SIDE and (_thumb(im)*first).mean() < 0.95: break   # a page big enough to be a film must be a copy: correlation 0.95
+        else:
+            im.seek(0); return True
+    except (OSError, EOFError, ValueError, PneumoError): pass   # a page that cannot be read is no copy; the film's own errors come later
+    im.seek(at)
+    return False
+
 def _frames(im:Image.Image)->str|None:
-    "Why an image file with several frames or pages cannot be scored as one film, or None. An MPO's extra frames (a camera's previews) do not count."
+    "Why an image file with several frames or pages cannot be scored as one film, or None. An MPO's extra frames (a camera's previews) and a TIFF's smaller copies of its first page (a pyramid, a thumbnail) do not count."
     n = getattr(im, 'n_frames', 1)
-    if n > 1 and im.format != 'MPO':
+    if n > 1 and im.format != 'MPO' and not (im.format == 'TIFF' and _smaller_copies(im)):
         return f"{n} pages or frames in one {im.format or 'image'} file; pneumo_nb scores one film per file: save each film as an image of its own"
 
 def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I, float F
