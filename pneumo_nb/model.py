@@ -8,6 +8,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/model.html.md"""
 from __future__ import annotations
 import copy, json, numbers, os, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
 from fastcore.basics import patch
+from fastcore.meta import delegates
 from fastcore.parallel import parallel
 from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +29,8 @@ from .explore import xray_augmentations
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ITERATIONS', 'xray_dataloaders', 'lite_state_dict',
            'SmallCNN', 'DenseNet', 'build_net', 'choose_threshold', 'metrics_table', 'PneumoModel', 'load_model',
-           'recalibrate_bn', 'train', 'training_split', 'Evaluation', 'evaluate', 'PneumoEnsemble', 'ensemble',
-           'compare']
+           'recalibrate_bn', 'train', 'training_split', 'predict', 'Evaluation', 'evaluate', 'PneumoEnsemble',
+           'ensemble', 'compare']
 
 # %% ../nbs/04_model.ipynb #cf215904
 def _need(ok:bool, msg:str):
@@ -576,6 +577,20 @@ def training_split(model:PneumoModel, # a trained or loaded model
                           "`split_seed`, and the data folder the model was trained on")
     return s
 
+# %% ../nbs/04_model.ipynb #5e1f0a22
+def _as_model(model, what:str)->PneumoModel:
+    "`model` itself, or the model saved in folder `model`; anything else is refused, naming `what` asked for it."
+    if isinstance(model, (str, os.PathLike)): return load_model(model)
+    if isinstance(model, PneumoModel): return model
+    raise PneumoError(f"{what}: model must be a trained or loaded model, or a saved model's folder; got {type(model).__name__}")
+
+@delegates(PneumoModel.predict)
+def predict(model, # a trained or loaded model, or a saved model's folder (read with `load_model`)
+            items, # paths, PIL images or arrays; a DataFrame with a `path` column
+            **kwargs)->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error)
+    "Probability of PNEUMONIA and the screening label for each item: `PneumoModel.predict` for a model or a saved model's folder."
+    return _as_model(model, 'predict').predict(items, **kwargs)
+
 # %% ../nbs/04_model.ipynb #9754b308
 @dataclass
 class Evaluation:
@@ -594,7 +609,7 @@ def _has_tabulate():
     try: import tabulate; return True
     except ImportError: return False
 
-def evaluate(model:PneumoModel, # a trained or loaded model
+def evaluate(model, # a trained or loaded model, or a saved model's folder (read with `load_model`)
              items=None, # index DataFrame (path, label), or a dataset folder; `data_dir()` by default
              split:str|None='test', # which split of the index to score (None: every row)
              threshold:float|None=None, # decision threshold; the model's own (chosen on validation) by default
@@ -604,6 +619,7 @@ def evaluate(model:PneumoModel, # a trained or loaded model
             )->Evaluation:
     "Score `model` on labelled images at its validation-chosen threshold: metrics with 95% CIs and a confusion matrix."
     from sklearn.metrics import confusion_matrix
+    model = _as_model(model, 'evaluate')
     _need(items is None or isinstance(items, (pd.DataFrame, str, os.PathLike)),
           f"items must be an index DataFrame (`path` and `label` columns) or a dataset folder, not {type(items).__name__}")
     df = items if isinstance(items, pd.DataFrame) else index_images(items)
