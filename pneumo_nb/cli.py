@@ -14,8 +14,8 @@ from .obtain import index_images, IMAGE_EXTS
 from .scrub import audit, audit_summary, duplicate_groups, split_by_patient, writer_shortcuts
 
 # %% auto #0
-__all__ = ['collect_images', 'write_report', 'parser', 'cmd_audit', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble', 'cmd_predict',
-           'cmd_run', 'main']
+__all__ = ['collect_images', 'labelled_films', 'write_report', 'parser', 'cmd_audit', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble',
+           'cmd_predict', 'cmd_rethreshold', 'cmd_run', 'main']
 
 # %% ../nbs/06_cli.ipynb #b24a85b3
 def collect_images(paths:list, # files and folders
@@ -34,6 +34,30 @@ def collect_images(paths:list, # files and folders
             files.append(p)
             if not p.exists(): notes.append(f"{p}: no such file or folder")
     return files, notes
+
+# %% ../nbs/06_cli.ipynb #c6a10002
+def labelled_films(source:str|Path, # a folder holding NORMAL/ and PNEUMONIA/ folders, or a CSV file with `path` and `label` columns
+                  )->pd.DataFrame: # path, label
+    "A site's labelled films, as the DataFrame `rethreshold` and `evaluate` take."
+    src = Path(source)
+    if src.is_dir():
+        subs = {d.name.upper(): d for d in src.iterdir() if d.is_dir()}
+        if (missing := [c for c in CLASSES if c not in subs]):
+            raise PneumoError(f"{src}: expected a NORMAL and a PNEUMONIA folder inside, holding the site's films of each class; "
+                              f"no {' or '.join(missing)} folder")
+        rows = []
+        for c in CLASSES:
+            files = collect_images([subs[c]])[0]
+            if not files: raise PneumoError(f"{subs[c]}: no image files (both classes are needed to choose a threshold)")
+            rows += [(str(f), c) for f in files]
+        return pd.DataFrame(rows, columns=['path', 'label'])
+    if not src.is_file(): raise PneumoError(f"{src}: no such file or folder")
+    try: df = pd.read_csv(src)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise PneumoError(f"{src}: not a readable CSV file ({str(e).splitlines()[0]})") from None
+    if not {'path', 'label'} <= set(df.columns): raise PneumoError(f"{src}: needs `path` and `label` columns; it has {list(df.columns)}")
+    paths = [Path(q) if Path(q).is_absolute() else src.parent/q for q in df.path.astype(str)]
+    return pd.DataFrame(dict(path=[str(q) for q in paths], label=df.label.values))
 
 # %% ../nbs/06_cli.ipynb #929c7775
 def _md_table(df):
@@ -168,6 +192,17 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation (default: as the model's threshold was chosen)")
     p.add_argument('--threshold', type=float, help="decision threshold (default: the model's own)")
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
+    p = sub.add_parser('rethreshold', help="choose a saved model's threshold on a site's own labelled films", description=(
+        "Choose a saved model's decision threshold again, on a screening site's own films of known diagnosis, by the model's "
+        "own rule (the highest threshold with 95% recall on PNEUMONIA, unless told otherwise), and save the copy; the weights "
+        "are unchanged. Judge the new threshold on other films than those it was chosen on."))
+    p.add_argument('films', metavar='FILMS', help='a folder with NORMAL/ and PNEUMONIA/ folders inside, or a CSV file with path and label columns')
+    p.add_argument('--model', required=True, help='model folder written by train, run or ensemble')
+    p.add_argument('--out', required=True, help='model folder to write (an empty folder or an earlier model)')
+    p.add_argument('--target-recall', type=float, help="recall on PNEUMONIA the threshold must reach (default: the model's own, 0.95)")
+    p.add_argument('--rule', choices=['recall', 'f1'], help="'recall' (the target above) or 'f1' (best F1 on PNEUMONIA); default: the model's own")
+    p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="choose it on test-time-augmented probabilities (default: as the model's threshold was chosen)")
+    p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     return ap
 
 # %% ../nbs/06_cli.ipynb #6e568896
@@ -240,6 +275,28 @@ def cmd_predict(a):
     if n_err == len(res): raise PneumoError(f"none of the {len(res)} files could be screened (see {a.out})")
     return 0
 
+def cmd_rethreshold(a):
+    from pneumo_nb.model import load_model, evaluate, metrics_table
+    _check_model_out(a.out)   # before any film is scored
+    films = labelled_films(a.films)
+    m = load_model(a.model, cpu=a.cpu)
+    site = m.rethreshold(films, rule=a.rule, target_recall=a.target_recall, tta=a.tta)
+    ev = evaluate(site, films, split=None, n_boot=0)
+    y, p = (ev.preds.truth == POSITIVE).astype(int).values, ev.preds.prob_pneumonia.values
+    cols = {}   # the model's own threshold is comparable only on probabilities scored the way it was chosen
+    if site.tta == m.tta: cols[f"model's threshold {m.threshold:.3f}"] = (m.threshold, metrics_table(y, p, m.threshold, n_boot=0).value)
+    cols[f"site's threshold {site.threshold:.3f}"] = (site.threshold, ev.metrics.value)
+    table = pd.DataFrame({k: v.loc[['sensitivity', 'specificity', 'accuracy']].map('{:.3f}'.format) for k, (t, v) in cols.items()})
+    table.loc['normals flagged'] = [int(((p >= t) & (y == 0)).sum()) for t, _ in cols.values()]
+    table.loc['pneumonias missed'] = [int(((p < t) & (y == 1)).sum()) for t, _ in cols.values()]
+    site.save(a.out)
+    rule = site.meta['threshold_rule']
+    print(f"{len(films)} films ({int(y.sum())} PNEUMONIA, {int((1-y).sum())} NORMAL), rule {rule!r}"
+          + (f" at recall {site.meta['target_recall']:g}:" if rule == 'recall' else ':'))
+    print(table.to_string()); print(f"saved to {a.out}")
+    _log("These figures are on the films the threshold was chosen on, so they flatter it: judge it on other films of the site.\n" + DISCLAIMER)
+    return 0
+
 # %% ../nbs/06_cli.ipynb #c5de9149
 def cmd_run(a):
     from pneumo_nb.model import train, load_model, evaluate
@@ -280,7 +337,8 @@ def cmd_run(a):
     return 0
 
 # %% ../nbs/06_cli.ipynb #ea35693a
-_COMMANDS = dict(run=cmd_run, train=cmd_train, evaluate=cmd_evaluate, ensemble=cmd_ensemble, audit=cmd_audit, predict=cmd_predict)
+_COMMANDS = dict(run=cmd_run, train=cmd_train, evaluate=cmd_evaluate, ensemble=cmd_ensemble, audit=cmd_audit, predict=cmd_predict,
+                 rethreshold=cmd_rethreshold)
 
 def main(argv:list|None=None, # arguments (default: the command line)
         )->int: # exit status: 0 success, 1 some input unreadable, 2 user error

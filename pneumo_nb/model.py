@@ -653,6 +653,8 @@ def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled fi
     if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     _check_labels(items, 'rethreshold')
+    _need(target_recall is None or (_real(target_recall) and 0 < target_recall <= 1), f"target_recall must be in (0, 1], got {target_recall!r}")
+    _need(rule in (None, 'recall', 'f1'), f"unknown threshold rule {rule!r}: use 'recall' or 'f1'")   # both before any film is scored
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
     tta = self.tta if tta is None else bool(tta)
