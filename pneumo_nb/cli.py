@@ -242,9 +242,9 @@ def cmd_train(a):
 
 def cmd_evaluate(a):
     from pneumo_nb.model import load_model, evaluate
+    if a.films and a.data: raise PneumoError("give --films (a site's labelled films) or --data (a dataset folder), not both")
     if a.out: check_output(a.out)
     m = load_model(a.model, cpu=a.cpu)
-    if a.films and a.data: raise PneumoError("give --films (a site's labelled films) or --data (a dataset folder), not both")
     ev = (evaluate(m, labelled_films(a.films), split=None, tta=a.tta) if a.films else
           evaluate(m, index_images(data_dir(a.data)), split=a.split, tta=a.tta))
     print(ev.metrics.round(4).to_string()); print(ev.confusion.to_string()); _log(DISCLAIMER)
