@@ -167,7 +167,8 @@ def parser()->argparse.ArgumentParser:
     p = sub.add_parser('train', help='train a model and save it', description='Train a model and save it (atomically). ' + _TRAIN_NOTE)
     _add_common(p); _add_train_args(p)
     p.add_argument('--out', default='outputs/model', help='model folder (default outputs/model)')
-    p = sub.add_parser('evaluate', help='score a saved model on a split', description='Score a saved model on labelled images.')
+    p = sub.add_parser('evaluate', help="score a saved model on a split or on a site's films",
+                       description="Score a saved model on labelled images: a split of a dataset folder, or a site's own films.")
     _add_common(p)
     p.add_argument('--model', required=True, help='model folder written by train or run')
     p.add_argument('--split', default='test', help='split to score (default test)')
