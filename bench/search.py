@@ -322,18 +322,19 @@ def main():
     ap.add_argument('--subset', type=int, help='images per class (a check of the script only)')
     ap.add_argument('--out', default='bench/results/search')
     ap.add_argument('--save', help='folder to keep each trained model in (as <config>-<seed>); not kept by default')
+    ap.add_argument('--split-seed', type=int, default=42, help='seed of the patient split (which children validate; default 42, as every run so far)')
     args = ap.parse_args()
     names = args.configs.split(',')
     for n in names:
         if n not in CONFIGS: ap.error(f"unknown config {n!r}")
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    df = split_by_patient(index_images(args.data))
+    df = split_by_patient(index_images(args.data), seed=args.split_seed)
     t0 = time.time()
     print(f"device {get_device()}; {len(df)} images", flush=True)
     for seed in map(int, args.seeds.split(',')):
         for n in names:
             if args.budget and time.time() - t0 > args.budget: print('budget spent; stopping'); return
-            r = run(df, n, seed, args.subset, args.save)
+            r = dict(run(df, n, seed, args.subset, args.save), split_seed=args.split_seed)
             with open(out/'runs.jsonl', 'a') as f: f.write(json.dumps(r) + '\n')
             print(f"{n:10s} seed {seed}: " + ', '.join(f"{k}={r[k]:.4g}" for k in ['train_s', 'threshold', 'val_auc', 'test_accuracy',
                   'test_sensitivity', 'test_specificity', 'test_roc_auc']) + f"; validation flagged when re-framed: normal {r['stress_val_normal']}, pneumonia {r['stress_val_pneumonia']}", flush=True)
