@@ -280,19 +280,18 @@ def cmd_predict(a):
     return 0
 
 def cmd_rethreshold(a):
-    from pneumo_nb.model import load_model, evaluate, metrics_table
+    from pneumo_nb.model import load_model, metrics_table, _rethreshold
     _check_model_out(a.out)   # before any film is scored
     films = labelled_films(a.films)
     m = load_model(a.model, cpu=a.cpu)
-    site = m.rethreshold(films, rule=a.rule, target_recall=a.target_recall, tta=a.tta)
-    ev = evaluate(site, films, split=None, n_boot=0)
-    y, p = (ev.preds.truth == POSITIVE).astype(int).values, ev.preds.prob_pneumonia.values
-    cols = {}   # the model's own threshold is comparable only on probabilities scored the way it was chosen
-    if site.tta == m.tta: cols[f"model's threshold {m.threshold:.3f}"] = (m.threshold, metrics_table(y, p, m.threshold, n_boot=0).value)
-    cols[f"site's threshold {site.threshold:.3f}"] = (site.threshold, ev.metrics.value)
-    table = pd.DataFrame({k: v.loc[['sensitivity', 'specificity', 'accuracy']].map('{:.3f}'.format) for k, (t, v) in cols.items()})
-    table.loc['normals flagged'] = [int(((p >= t) & (y == 0)).sum()) for t, _ in cols.values()]
-    table.loc['pneumonias missed'] = [int(((p < t) & (y == 1)).sum()) for t, _ in cols.values()]
+    site, p = _rethreshold(m, films, a.rule, a.target_recall, a.tta)   # each film scored once
+    y = (films.label == POSITIVE).astype(int).values
+    ts = {f"site's threshold {site.threshold:.3f}": site.threshold}
+    if site.tta == m.tta: ts = {f"model's threshold {m.threshold:.3f}": m.threshold, **ts}   # comparable only on probabilities scored as it was chosen
+    table = pd.DataFrame({k: metrics_table(y, p, t, n_boot=0).value.loc[['sensitivity', 'specificity', 'accuracy']].map('{:.3f}'.format)
+                          for k, t in ts.items()})
+    table.loc['normals flagged'] = [int(((p >= t) & (y == 0)).sum()) for t in ts.values()]
+    table.loc['pneumonias missed'] = [int(((p < t) & (y == 1)).sum()) for t in ts.values()]
     site.save(a.out)
     rule = site.meta['threshold_rule']
     print(f"{len(films)} films ({int(y.sum())} PNEUMONIA, {int((1-y).sum())} NORMAL), rule {rule!r}"

@@ -650,6 +650,10 @@ def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled fi
                 tta:bool|None=None, # choose it on test-time-augmented probabilities, and predict that way from then on; the model's own setting by default
                )->PneumoModel: # a copy sharing the weights, with the threshold chosen on `items`
     "A copy of the model whose decision threshold is chosen on `items`, a screening site's own labelled films."
+    return _rethreshold(self, items, rule, target_recall, tta)[0]
+
+def _rethreshold(self, items, rule, target_recall, tta)->tuple:
+    "`rethreshold`'s copy, and the items' probabilities it was chosen on (so `pneumo rethreshold` reports on them without scoring the films again)."
     if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     _check_labels(items, 'rethreshold')
@@ -667,7 +671,7 @@ def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled fi
                                       fingerprint=hashlib.sha256(names.encode()).hexdigest()))
     m = copy.copy(self)   # shares the network (or an ensemble's members)
     m.meta = meta
-    return m
+    return m, p
 
 # %% ../nbs/04_model.ipynb #7bab4da2
 ENSEMBLE_FORMAT = 'pneumo_nb.ensemble'
