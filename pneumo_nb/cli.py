@@ -197,12 +197,15 @@ def parser()->argparse.ArgumentParser:
     p = sub.add_parser('rethreshold', help="choose a saved model's threshold on a site's own labelled films", description=(
         "Choose a saved model's decision threshold again, on a screening site's own films of known diagnosis, by the model's "
         "own rule (the highest threshold with 95% recall on PNEUMONIA, unless told otherwise), and save the copy; the weights "
-        "are unchanged. Judge the new threshold on other films than those it was chosen on."))
+        "are unchanged. Judge the new threshold on other films than those it was chosen on. Chosen on few pneumonias, the "
+        "'recall' rule reaches its target on those films but less on the site's next ones (it says how much less); "
+        "'conformal' keeps the target on new films, on average, and needs at least 19 pneumonias for 95%."))
     p.add_argument('films', metavar='FILMS', help='a folder with NORMAL/ and PNEUMONIA/ folders inside, or a CSV file with path and label columns')
     p.add_argument('--model', required=True, help='model folder written by train, run or ensemble')
     p.add_argument('--out', required=True, help='model folder to write (an empty folder or an earlier model)')
     p.add_argument('--target-recall', type=float, help="recall on PNEUMONIA the threshold must reach (default: the model's own, 0.95)")
-    p.add_argument('--rule', choices=['recall', 'f1'], help="'recall' (the target above) or 'f1' (best F1 on PNEUMONIA); default: the model's own")
+    p.add_argument('--rule', choices=['recall', 'conformal', 'f1'], help="'recall' (the target above, on these films), 'conformal' (the target "
+                   "on the site's new films, on average) or 'f1' (best F1 on PNEUMONIA); default: the model's own")
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="choose it on test-time-augmented probabilities (default: as the model's threshold was chosen)")
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     return ap
@@ -284,7 +287,9 @@ def cmd_rethreshold(a):
     _check_model_out(a.out)   # before any film is scored
     films = labelled_films(a.films)
     m = load_model(a.model, cpu=a.cpu)
-    site, p = _rethreshold(m, films, a.rule, a.target_recall, a.tta)   # each film scored once
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter('always')
+        site, p = _rethreshold(m, films, a.rule, a.target_recall, a.tta)   # each film scored once
     y = (films.label == POSITIVE).astype(int).values
     ts = {f"site's threshold {site.threshold:.3f}": site.threshold}
     if site.tta == m.tta: ts = {f"model's threshold {m.threshold:.3f}": m.threshold, **ts}   # comparable only on probabilities scored as it was chosen
@@ -295,8 +300,14 @@ def cmd_rethreshold(a):
     site.save(a.out)
     rule = site.meta['threshold_rule']
     print(f"{len(films)} films ({int(y.sum())} PNEUMONIA, {int((1-y).sum())} NORMAL), rule {rule!r}"
-          + (f" at recall {site.meta['target_recall']:g}:" if rule == 'recall' else ':'))
-    print(table.to_string()); print(f"saved to {a.out}")
+          + (f" at recall {site.meta['target_recall']:g}:" if rule != 'f1' else ':'))
+    print(table.to_string())
+    print(f"recall to expect on the site's new pneumonias, on average: at least {site.meta['threshold_source']['new_film_recall']:.3f}")
+    print(f"saved to {a.out}")
+    for w in ws:
+        if str(w.message).startswith('rethreshold: '):   # said in the command's own terms
+            _log("pneumo: warning: " + str(w.message)[len('rethreshold: '):].replace("rule='conformal'", '--rule conformal'))
+        else: warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     _log("These figures are on the films the threshold was chosen on, so they flatter it: judge it on other films of the site.\n" + DISCLAIMER)
     return 0
 

@@ -27,10 +27,10 @@ from .scrub import split_by_patient, class_weights, downsample, open_xray, MIN_S
 from .explore import xray_augmentations
 
 # %% auto #0
-__all__ = ['OFFLINE_WEIGHTS', 'FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ITERATIONS', 'xray_dataloaders', 'lite_state_dict',
-           'SmallCNN', 'DenseNet', 'build_net', 'choose_threshold', 'metrics_table', 'PneumoModel', 'load_model',
-           'recalibrate_bn', 'train', 'training_split', 'predict', 'Evaluation', 'evaluate', 'PneumoEnsemble',
-           'ensemble', 'compare']
+__all__ = ['OFFLINE_WEIGHTS', 'RULES', 'FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ITERATIONS', 'xray_dataloaders',
+           'lite_state_dict', 'SmallCNN', 'DenseNet', 'build_net', 'choose_threshold', 'new_film_recall',
+           'metrics_table', 'PneumoModel', 'load_model', 'recalibrate_bn', 'train', 'training_split', 'predict',
+           'Evaluation', 'evaluate', 'PneumoEnsemble', 'ensemble', 'compare']
 
 # %% ../nbs/04_model.ipynb #cf215904
 def _need(ok:bool, msg:str):
@@ -146,12 +146,14 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
     return net
 
 # %% ../nbs/04_model.ipynb #84edf6b5
+RULES = ('recall', 'conformal', 'f1')
+
 def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
                      p:np.ndarray, # predicted probability of PNEUMONIA
-                     rule:str='recall', # 'recall': highest threshold reaching `target_recall`; 'f1': best F1
-                     target_recall:float=0.95, # recall on PNEUMONIA the 'recall' rule must reach
+                     rule:str='recall', # 'recall': highest threshold reaching `target_recall` on these films; 'conformal': on new films, on average; 'f1': best F1
+                     target_recall:float=0.95, # recall on PNEUMONIA the 'recall' and 'conformal' rules must reach
                     )->float: # the decision threshold: PNEUMONIA when prob >= threshold
-    "Pick the decision threshold on validation predictions."
+    "Pick the decision threshold on validation predictions (or on a site's own films)."
     from sklearn.metrics import roc_curve, precision_recall_curve
     y, p = np.asarray(y), np.asarray(p, dtype=float)
     if len(set(y)) < 2: raise PneumoError("choosing a threshold needs both classes among the validation images")
@@ -159,11 +161,26 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
     if rule == 'recall':
         _, tpr, thr = roc_curve(y, p, drop_intermediate=False)   # every cut point, or the exact one may be skipped
         return float(min(1., thr[np.argmax(tpr >= target_recall)]))
+    if rule == 'conformal':   # split-conformal: the k-th lowest pneumonia's score misses a new one with probability k/(n+1)
+        pos = np.sort(p[y == 1]); k = int(np.floor((1-target_recall)*(len(pos)+1) + 1e-9))
+        _need(k >= 1, f"the 'conformal' rule needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1} PNEUMONIA films to promise "
+                      f"recall {target_recall:g} on new films, got {len(pos)}" if target_recall < 1 else
+                      "the 'conformal' rule cannot promise recall 1 on new films: choose a target below 1")
+        return float(pos[k-1])
     if rule == 'f1':
         prec, rec, thr = precision_recall_curve(y, p)
         f1 = 2*prec*rec/np.clip(prec+rec, 1e-12, None)
         return float(thr[np.argmax(f1[:-1])])
-    raise PneumoError(f"unknown threshold rule {rule!r}: use 'recall' or 'f1'")
+    raise PneumoError(f"unknown threshold rule {rule!r}: use 'recall', 'conformal' or 'f1'")
+
+def new_film_recall(y:np.ndarray, # true labels, 1 = PNEUMONIA
+                    p:np.ndarray, # predicted probability of PNEUMONIA
+                    threshold:float, # PNEUMONIA when p >= threshold
+                   )->float: # at least this share of new pneumonias is flagged, on average
+    "Lower bound on the expected recall at `threshold` for a new film drawn like the PNEUMONIA films of (y, p): 1 - (misses+1)/(n+1)."
+    pos = np.asarray(p, dtype=float)[np.asarray(y) == 1]
+    _need(len(pos) > 0, "new_film_recall needs PNEUMONIA films")
+    return float(1 - ((pos < threshold).sum() + 1)/(len(pos) + 1))
 
 # %% ../nbs/04_model.ipynb #a0265038
 def _counts_metrics(y, yhat):
@@ -452,7 +469,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           out:str|Path|None=None, # folder to save the model to (atomically); not saved when None
           pretrained:bool=True, # start from ImageNet weights (transfer architectures)
           balance:str|None='weights', # class imbalance: 'weights' (weighted loss), 'downsample', or None
-          threshold_rule:str='recall', # how the threshold is chosen on validation: 'recall' or 'f1'
+          threshold_rule:str='recall', # how the threshold is chosen on validation: 'recall', 'conformal' or 'f1' (`choose_threshold`)
           target_recall:float=0.95, # recall on PNEUMONIA the threshold must reach on validation
           tta:bool=False, # choose the threshold on test-time-augmented validation probabilities; the model then predicts that way by default
           wd:float|None=None, # weight decay; fastai's default (0.01) when None
@@ -471,7 +488,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     _need(_real(lr_ratio) and lr_ratio > 0, f"lr_ratio must be a positive number, got {lr_ratio!r}")
     _need(wd is None or (_real(wd) and wd >= 0), f"wd must be a number >= 0 or None, got {wd!r}")
     _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
-    _need(threshold_rule in ('recall', 'f1'), f"unknown threshold rule {threshold_rule!r}: use 'recall' or 'f1'")
+    _need(threshold_rule in RULES, f"unknown threshold rule {threshold_rule!r}: use 'recall', 'conformal' or 'f1'")
     _need(subset is None or _whole(subset, 1), f"subset must be a whole number >= 1 or None, got {subset!r}")
     _need(_whole(recalibrate, 0), f"recalibrate must be a whole number >= 0, got {recalibrate!r}")
     if out is not None: check_output(_model_dir(out), folder=True, replaces=_is_model_dir)   # before training, not after it
@@ -645,8 +662,8 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
 # %% ../nbs/04_model.ipynb #aa460cc2
 @patch
 def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled films: `path` and `label` columns, both classes
-                rule:str|None=None, # 'recall' or 'f1'; the model's own rule by default
-                target_recall:float|None=None, # recall the 'recall' rule must reach; the model's own target by default
+                rule:str|None=None, # 'recall', 'conformal' or 'f1' (`choose_threshold`); the model's own rule by default
+                target_recall:float|None=None, # recall the 'recall' or 'conformal' rule must reach; the model's own target by default
                 tta:bool|None=None, # choose it on test-time-augmented probabilities, and predict that way from then on; the model's own setting by default
                )->PneumoModel: # a copy sharing the weights, with the threshold chosen on `items`
     "A copy of the model whose decision threshold is chosen on `items`, a screening site's own labelled films."
@@ -658,7 +675,7 @@ def _rethreshold(self, items, rule, target_recall, tta)->tuple:
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     _check_labels(items, 'rethreshold')
     _need(target_recall is None or (_real(target_recall) and 0 < target_recall <= 1), f"target_recall must be in (0, 1], got {target_recall!r}")
-    _need(rule in (None, 'recall', 'f1'), f"unknown threshold rule {rule!r}: use 'recall' or 'f1'")   # both before any film is scored
+    _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: use 'recall', 'conformal' or 'f1'")   # both before any film is scored
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
     tta = self.tta if tta is None else bool(tta)
@@ -666,9 +683,17 @@ def _rethreshold(self, items, rule, target_recall, tta)->tuple:
     y = (items.label == POSITIVE).astype(int).values
     meta = copy.deepcopy(self.meta)   # the original keeps its threshold
     names = '\n'.join(sorted(f"{Path(q).name}|{l}" for q, l in zip(items.path, items.label)))
-    meta.update(threshold=choose_threshold(y, p, rule, target_recall), threshold_rule=rule, target_recall=target_recall, tta=tta,
+    thr = choose_threshold(y, p, rule, target_recall)
+    new = new_film_recall(y, p, thr)   # what the site's next pneumonias can expect, at least
+    if rule == 'recall' and new < target_recall - 0.01:
+        warnings.warn(f"rethreshold: chosen on {int(y.sum())} PNEUMONIA films, this threshold reaches recall {target_recall:g} on them but "
+                      f"promises only {new:.3f} on the site's new films, on average; label more pneumonias, or use rule='conformal', "
+                      f"which keeps {target_recall:g} on new films (it needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1})"
+                      if target_recall < 1 else f"rethreshold: chosen on {int(y.sum())} PNEUMONIA films, this threshold promises only "
+                      f"{new:.3f} recall on the site's new films, on average", stacklevel=3)
+    meta.update(threshold=thr, threshold_rule=rule, target_recall=target_recall, tta=tta,
                 threshold_source=dict(kind='site', n=len(items), n_pneumonia=int(y.sum()), previous_threshold=self.threshold,
-                                      fingerprint=hashlib.sha256(names.encode()).hexdigest()))
+                                      new_film_recall=round(new, 4), fingerprint=hashlib.sha256(names.encode()).hexdigest()))
     m = copy.copy(self)   # shares the network (or an ensemble's members)
     m.meta = meta
     return m, p
@@ -707,8 +732,8 @@ def _same_split(splits):
 def ensemble(models:list, # trained models or saved model folders, all trained on the same patient split
              data=None, # the dataset folder they were trained on, or its index DataFrame; `data_dir()` by default
              split_seed:int|None=None, # seed of that split, if the models do not record it (see `training_split`)
-             rule:str|None=None, # threshold rule, 'recall' or 'f1'; the first model's by default
-             target_recall:float|None=None, # recall on PNEUMONIA the 'recall' rule must reach; the first model's by default
+             rule:str|None=None, # threshold rule, 'recall', 'conformal' or 'f1'; the first model's by default
+             target_recall:float|None=None, # recall on PNEUMONIA the 'recall' or 'conformal' rule must reach; the first model's by default
              tta:bool=False, # choose the threshold on test-time-augmented probabilities, and predict that way
             )->PneumoEnsemble:
     "Average several models' probabilities; choose the threshold on the validation children none of them trained on."
