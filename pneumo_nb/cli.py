@@ -291,8 +291,8 @@ def cmd_rethreshold(a):
         warnings.simplefilter('always')
         site, p = _rethreshold(m, films, a.rule, a.target_recall, a.tta)   # each film scored once
     y = (films.label == POSITIVE).astype(int).values
-    ts = {f"site's threshold {site.threshold:.3f}": site.threshold}
-    if site.tta == m.tta: ts = {f"model's threshold {m.threshold:.3f}": m.threshold, **ts}   # comparable only on probabilities scored as it was chosen
+    ts = {f"site's threshold {site.threshold:.4f}": site.threshold}   # 4 places: thresholds crowd near 1
+    if site.tta == m.tta: ts = {f"model's threshold {m.threshold:.4f}": m.threshold, **ts}   # comparable only on probabilities scored as it was chosen
     table = pd.DataFrame({k: metrics_table(y, p, t, n_boot=0).value.loc[['sensitivity', 'specificity', 'accuracy']].map('{:.3f}'.format)
                           for k, t in ts.items()})
     table.loc['normals flagged'] = [int(((p >= t) & (y == 0)).sum()) for t in ts.values()]
