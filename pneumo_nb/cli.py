@@ -62,9 +62,10 @@ def labelled_films(source:str|Path, # a folder holding NORMAL/ and PNEUMONIA/ fo
 # %% ../nbs/06_cli.ipynb #929c7775
 def _md_table(df):
     df = df.reset_index()
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)
+    counts = {k for k in df.columns if pd.api.types.is_float_dtype(df[k]) and df[k].dropna().map(float.is_integer).all()}   # a count stored as float (a transposed table)
+    fmt = lambda k, v: (f"{v:.0f}" if k in counts else f"{v:.3f}") if isinstance(v, (float, np.floating)) else str(v)
     return '\n'.join(['| ' + ' | '.join(map(str, df.columns)) + ' |', '|' + '---|'*len(df.columns)] +
-                     ['| ' + ' | '.join(fmt(v) for v in row) + ' |' for row in df.itertuples(index=False)])
+                     ['| ' + ' | '.join(fmt(k, v) for k, v in zip(df.columns, row)) + ' |' for row in df.itertuples(index=False)])
 
 def write_report(out:Path, # the report folder
                  model, # the trained `PneumoModel`
