@@ -148,6 +148,12 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
 # %% ../nbs/04_model.ipynb #84edf6b5
 RULES = ('recall', 'conformal', 'f1')
 
+def _check_conformal(n_pos:int, target_recall:float):
+    "Raise `PneumoError` unless the 'conformal' rule can promise `target_recall` from `n_pos` PNEUMONIA films (k = floor((1-target)(n+1)) >= 1)."
+    _need(target_recall < 1, "the 'conformal' rule cannot promise recall 1 on new films: choose a target below 1")
+    _need(np.floor((1-target_recall)*(n_pos+1) + 1e-9) >= 1, f"the 'conformal' rule needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1} "
+          f"PNEUMONIA films to promise recall {target_recall:g} on new films, got {n_pos}")
+
 def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
                      p:np.ndarray, # predicted probability of PNEUMONIA
                      rule:str='recall', # 'recall': highest threshold reaching `target_recall` on these films; 'conformal': on new films, on average; 'f1': best F1
@@ -162,11 +168,8 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
         _, tpr, thr = roc_curve(y, p, drop_intermediate=False)   # every cut point, or the exact one may be skipped
         return float(min(1., thr[np.argmax(tpr >= target_recall)]))
     if rule == 'conformal':   # split-conformal: the k-th lowest pneumonia's score misses a new one with probability k/(n+1)
-        pos = np.sort(p[y == 1]); k = int(np.floor((1-target_recall)*(len(pos)+1) + 1e-9))
-        _need(k >= 1, f"the 'conformal' rule needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1} PNEUMONIA films to promise "
-                      f"recall {target_recall:g} on new films, got {len(pos)}" if target_recall < 1 else
-                      "the 'conformal' rule cannot promise recall 1 on new films: choose a target below 1")
-        return float(pos[k-1])
+        pos = np.sort(p[y == 1]); _check_conformal(len(pos), target_recall)
+        return float(pos[int(np.floor((1-target_recall)*(len(pos)+1) + 1e-9)) - 1])
     if rule == 'f1':
         prec, rec, thr = precision_recall_curve(y, p)
         f1 = 2*prec*rec/np.clip(prec+rec, 1e-12, None)
@@ -506,6 +509,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
     for part, rows in (('training', fit_rows), ('validation', df[(df.split == 'train') & df.is_valid])):   # both classes, or no model and no threshold
         _need(set(rows.label) == set(CLASSES), f"the {part} films hold no {' or '.join(sorted(set(CLASSES) - set(rows.label)))}: both classes are needed")
+    if threshold_rule == 'conformal': _check_conformal(int((df.is_valid & (df.label == POSITIVE)).sum()), target_recall)   # before training, not after it
     _check_films(df[df.split == 'train'])   # a bad film fails here, by name, not minutes into training from inside the data loader
     device = get_device(cpu)
     dls = xray_dataloaders(df, size=size, bs=bs, augment=augment, device=device)
@@ -675,9 +679,10 @@ def _rethreshold(self, items, rule, target_recall, tta)->tuple:
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     _check_labels(items, 'rethreshold')
     _need(target_recall is None or (_real(target_recall) and 0 < target_recall <= 1), f"target_recall must be in (0, 1], got {target_recall!r}")
-    _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: use 'recall', 'conformal' or 'f1'")   # both before any film is scored
+    _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: use 'recall', 'conformal' or 'f1'")   # checks before any film is scored
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
+    if rule == 'conformal': _check_conformal(int((items.label == POSITIVE).sum()), target_recall)
     tta = self.tta if tta is None else bool(tta)
     p = self.predict(items, tta=tta, progress=False).prob_pneumonia.values
     y = (items.label == POSITIVE).astype(int).values
