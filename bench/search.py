@@ -16,7 +16,7 @@ Not a test and not the benchmark (`bench/run.py`): a tool for choosing the defau
 import argparse, functools, json, time
 from pathlib import Path
 import numpy as np, torch
-from PIL import ImageFilter, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 import pneumo_nb.model as pm, pneumo_nb.interpret as pi   # first: it imports fastai without torch's jit deprecation warning
 from fastai.callback.mixup import MixUp, CutMix
 from fastai.losses import FocalLossFlat
@@ -123,6 +123,9 @@ CONFIGS = {
     # focal loss (Lin et al. 2017; fastai's FocalLossFlat, class weights kept): the threshold is set by the validation
     # pneumonias the model scores lowest, mostly subtle viral films; focal loss weights hard films up and easy ones down
     'focal2':    dict(aug=FRAME_AUG, focal=2.),
+    # framing plus a random export path on half the training films: resampled down (0.5 to 1) and up with random filters,
+    # sometimes sharpened, re-encoded as JPEG at quality 30 to 95 (the test normals were written the way training's pneumonias were)
+    'pixpath':   dict(aug=FRAME_AUG, pixpath=0.5),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -238,6 +241,23 @@ def _trivial():   # search-only knob: torchvision's TrivialAugmentWide on traini
         def encodes(self, x:PILImage): return retain_type(ta(x), x)
     return Trivial()
 
+def _pixpath(p=0.5):   # search-only knob: a random export path for training films (PIL, before Resize), so how a file was written stops telling the classes apart
+    import random, io
+    from fastai.vision.all import Transform, PILImage, retain_type
+    R = Image.Resampling
+    class PixPath(Transform):
+        split_idx, order = 0, 0   # training items only, before Resize (order 1)
+        def encodes(self, x:PILImage):
+            if random.random() > p: return x
+            im, (w, h) = x, x.size
+            s = random.uniform(0.5, 1.0)   # resampled down and back up, each way with a random filter
+            im = im.resize((round(w*s), round(h*s)), random.choice([R.NEAREST, R.BILINEAR, R.BICUBIC, R.LANCZOS, R.BOX]))
+            im = im.resize((w, h), random.choice([R.BILINEAR, R.BICUBIC, R.LANCZOS]))
+            if random.random() < 0.3: im = im.filter(ImageFilter.UnsharpMask(radius=random.uniform(1, 2), percent=random.randint(50, 150), threshold=0))
+            buf = io.BytesIO(); im.save(buf, 'JPEG', quality=random.randint(30, 95)); buf.seek(0)   # re-encoded at a random quality
+            return retain_type(Image.open(buf).convert(x.mode), x)
+    return PixPath()
+
 _RESIZE = pm.Resize
 
 SUBTYPES = ['NORMAL', 'PNEUMONIA_BACTERIA', 'PNEUMONIA_VIRUS']   # NORMAL first: the network's output 0
@@ -286,7 +306,9 @@ def run(df, name, seed, subset=None, save=None):
     triv, mixst = cfg.pop('trivial', False), cfg.pop('mixstyle', None)
     cutmix, dpr, sam = cfg.pop('cutmix', 0.), cfg.pop('drop_path', 0.), cfg.pop('sam', 0.)
     st = cfg.pop('subtype', False); _subtypes(st)
+    pp = cfg.pop('pixpath', 0.)
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
+                 (lambda *a, **k: [_pixpath(pp), _RESIZE(*a, **k)]) if pp else
                  (lambda *a, **k: [_trivial(), _RESIZE(*a, **k)]) if triv else _RESIZE)
     cbs = ([MixUp(mixup)] if mixup else []) + ([CutMix(cutmix)] if cutmix else []) + ([SAM(sam)] if sam else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else []) + ([FoldSubtypes()] if st else [])
     vl = dict(cbs=cbs) if cbs else {}
