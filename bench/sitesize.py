@@ -22,13 +22,12 @@ import argparse, json
 import numpy as np, pandas as pd
 from pneumo_nb.obtain import patient_id
 from pneumo_nb.core import PneumoError
-from pneumo_nb.model import choose_threshold, new_film_recall
+from pneumo_nb.model import choose_threshold, new_film_recall, metrics_table
 
 KERMANY = dict(accuracy=0.928, sensitivity=0.932, specificity=0.901)   # Kermany et al. 2018 on this test set
 
-def draw_site(names, y, k, rng):
-    "Boolean mask of the films 'labelled by the site': whole children drawn at random, class by class, until each class has at least `k` films."
-    pats = np.array([patient_id(n) for n in names], dtype=object)
+def draw_site(pats, y, k, rng):
+    "Boolean mask of the films 'labelled by the site' (`pats`: each film's child): whole children drawn at random, class by class, until each class has at least `k` films."
     site = np.zeros(len(y), bool)
     for c in (0, 1):
         ps = np.unique(pats[y == c]); rng.shuffle(ps)
@@ -37,12 +36,6 @@ def draw_site(names, y, k, rng):
             if n >= k: break
             m = pats == p; site |= m; n += int(m.sum())
     return site
-
-def scores(y, p, thr):
-    "Sensitivity, specificity and accuracy of (y, p) at `thr`."
-    yhat = p >= thr
-    sens, spec = (yhat & (y == 1)).sum() / (y == 1).sum(), (~yhat & (y == 0)).sum() / (y == 0).sum()
-    return sens, spec, (yhat == (y == 1)).mean()
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,17 +52,18 @@ def main():
     rng = np.random.default_rng(a.seed)
     out = []
     for r in runs:
-        names, yt, pt = np.array(r['test_names']), np.asarray(r['yt']), np.asarray(r['pt'])
+        yt, pt = np.asarray(r['yt']), np.asarray(r['pt'])
+        pats = np.array([patient_id(n) for n in r['test_names']], dtype=object)
         own = choose_threshold(np.asarray(r['yv']), np.asarray(r['pv']))   # the model's own, chosen on validation
         for k in sizes:
             for _ in range(a.reps):
-                site = draw_site(names, yt, k, rng)
+                site = draw_site(pats, yt, k, rng)
                 ho = ~site
                 ths = [('model', own), ('site: recall', choose_threshold(yt[site], pt[site]))]
                 try: ths.append(('site: conformal', choose_threshold(yt[site], pt[site], rule='conformal')))
                 except PneumoError: pass   # fewer than 19 pneumonias: the rule cannot promise 95%
                 for who, t in ths:
-                    sens, spec, acc = scores(yt[ho], pt[ho], t)
+                    sens, spec, acc = metrics_table(yt[ho], pt[ho], t, n_boot=0).value[['sensitivity', 'specificity', 'accuracy']]
                     out.append(dict(size=k, who=who, seed=r['seed'], n_site_normal=int((site & (yt == 0)).sum()),
                                     n_site_pneumonia=int((site & (yt == 1)).sum()), n_held_out=int(ho.sum()),
                                     promised=new_film_recall(yt[site], pt[site], t) if who != 'model' else np.nan,

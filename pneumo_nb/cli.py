@@ -306,8 +306,7 @@ def cmd_rethreshold(a):
     print(f"recall to expect on the site's new pneumonias, on average: at least {site.meta['threshold_source']['new_film_recall']:.3f}")
     print(f"saved to {a.out}")
     for w in ws:
-        if str(w.message).startswith('rethreshold: '):   # said in the command's own terms
-            _log("pneumo: warning: " + str(w.message)[len('rethreshold: '):].replace("rule='conformal'", '--rule conformal'))
+        if str(w.message).startswith('rethreshold: '): _log(f"pneumo: warning: {str(w.message)[len('rethreshold: '):]}")
         else: warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     _log("These figures are on the films the threshold was chosen on, so they flatter it: judge it on other films of the site.\n" + DISCLAIMER)
     return 0

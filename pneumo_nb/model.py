@@ -148,10 +148,14 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
 # %% ../nbs/04_model.ipynb #84edf6b5
 RULES = ('recall', 'conformal', 'f1')
 
+def _conformal_k(n_pos:int, target_recall:float)->int:
+    "k for the 'conformal' rule: the k-th lowest of `n_pos` pneumonias' scores misses a new one with probability k/(n_pos+1) <= 1 - `target_recall`."
+    return int(np.floor((1-target_recall)*(n_pos+1) + 1e-9))
+
 def _check_conformal(n_pos:int, target_recall:float):
-    "Raise `PneumoError` unless the 'conformal' rule can promise `target_recall` from `n_pos` PNEUMONIA films (k = floor((1-target)(n+1)) >= 1)."
+    "Raise `PneumoError` unless the 'conformal' rule can promise `target_recall` from `n_pos` PNEUMONIA films (k >= 1)."
     _need(target_recall < 1, "the 'conformal' rule cannot promise recall 1 on new films: choose a target below 1")
-    _need(np.floor((1-target_recall)*(n_pos+1) + 1e-9) >= 1, f"the 'conformal' rule needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1} "
+    _need(_conformal_k(n_pos, target_recall) >= 1, f"the 'conformal' rule needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1} "
           f"PNEUMONIA films to promise recall {target_recall:g} on new films, got {n_pos}")
 
 def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
@@ -169,7 +173,7 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
         return float(min(1., thr[np.argmax(tpr >= target_recall)]))
     if rule == 'conformal':   # split-conformal: the k-th lowest pneumonia's score misses a new one with probability k/(n+1)
         pos = np.sort(p[y == 1]); _check_conformal(len(pos), target_recall)
-        return float(pos[int(np.floor((1-target_recall)*(len(pos)+1) + 1e-9)) - 1])
+        return float(pos[_conformal_k(len(pos), target_recall) - 1])
     if rule == 'f1':
         prec, rec, thr = precision_recall_curve(y, p)
         f1 = 2*prec*rec/np.clip(prec+rec, 1e-12, None)
@@ -692,10 +696,8 @@ def _rethreshold(self, items, rule, target_recall, tta)->tuple:
     new = new_film_recall(y, p, thr)   # what the site's next pneumonias can expect, at least
     if rule == 'recall' and new < target_recall - 0.01:
         warnings.warn(f"rethreshold: chosen on {int(y.sum())} PNEUMONIA films, this threshold reaches recall {target_recall:g} on them but "
-                      f"promises only {new:.3f} on the site's new films, on average; label more pneumonias, or use rule='conformal', "
-                      f"which keeps {target_recall:g} on new films (it needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1})"
-                      if target_recall < 1 else f"rethreshold: chosen on {int(y.sum())} PNEUMONIA films, this threshold promises only "
-                      f"{new:.3f} recall on the site's new films, on average", stacklevel=3)
+                      f"promises only {new:.3f} on the site's new films, on average; label more pneumonias"
+                      + (", or choose it by the 'conformal' rule, which keeps the target on new films" if target_recall < 1 else ''), stacklevel=3)
     meta.update(threshold=thr, threshold_rule=rule, target_recall=target_recall, tta=tta,
                 threshold_source=dict(kind='site', n=len(items), n_pneumonia=int(y.sum()), previous_threshold=self.threshold,
                                       new_film_recall=round(new, 4), fingerprint=hashlib.sha256(names.encode()).hexdigest()))
