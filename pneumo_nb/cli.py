@@ -200,13 +200,16 @@ def parser()->argparse.ArgumentParser:
         "own rule (the highest threshold with 95% recall on PNEUMONIA, unless told otherwise), and save the copy; the weights "
         "are unchanged. Judge the new threshold on other films than those it was chosen on. Chosen on few pneumonias, the "
         "'recall' rule reaches its target on those films but less on the site's next ones (it says how much less); "
-        "'conformal' keeps the target on new films, on average, and needs at least 19 pneumonias for 95%."))
+        "'conformal' keeps the target on new films, on average, and needs at least 19 pneumonias for 95%; 'confident' keeps it "
+        "with 90% confidence (--confidence) and needs at least 45."))
     p.add_argument('films', metavar='FILMS', help='a folder with NORMAL/ and PNEUMONIA/ folders inside, or a CSV file with path and label columns')
     p.add_argument('--model', required=True, help='model folder written by train, run or ensemble')
     p.add_argument('--out', required=True, help='model folder to write (an empty folder or an earlier model)')
     p.add_argument('--target-recall', type=float, help="recall on PNEUMONIA the threshold must reach (default: the model's own, 0.95)")
-    p.add_argument('--rule', choices=['recall', 'conformal', 'f1'], help="'recall' (the target above, on these films), 'conformal' (the target "
-                   "on the site's new films, on average) or 'f1' (best F1 on PNEUMONIA); default: the model's own")
+    p.add_argument('--rule', choices=['recall', 'conformal', 'confident', 'f1'], help="'recall' (the target above, on these films), 'conformal' (the "
+                   "target on the site's new films, on average), 'confident' (on new films, with the confidence below) or 'f1' (best F1 on "
+                   "PNEUMONIA); default: the model's own")
+    p.add_argument('--confidence', type=float, help="for 'confident', and for the recall the command promises with confidence (default: the model's own, 0.9)")
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="choose it on test-time-augmented probabilities (default: as the model's threshold was chosen)")
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     return ap
@@ -290,7 +293,7 @@ def cmd_rethreshold(a):
     m = load_model(a.model, cpu=a.cpu)
     with warnings.catch_warnings(record=True) as ws:
         warnings.simplefilter('always')
-        site, p = _rethreshold(m, films, a.rule, a.target_recall, a.tta)   # each film scored once
+        site, p = _rethreshold(m, films, a.rule, a.target_recall, a.tta, a.confidence)   # each film scored once
     y = (films.label == POSITIVE).astype(int).values
     ts = {f"site's threshold {site.threshold:.4f}": site.threshold}   # 4 places: thresholds crowd near 1
     if site.tta == m.tta: ts = {f"model's threshold {m.threshold:.4f}": m.threshold, **ts}   # comparable only on probabilities scored as it was chosen
@@ -303,7 +306,9 @@ def cmd_rethreshold(a):
     print(f"{len(films)} films ({int(y.sum())} PNEUMONIA, {int((1-y).sum())} NORMAL), rule {rule!r}"
           + (f" at recall {site.meta['target_recall']:g}:" if rule != 'f1' else ':'))
     print(table.to_string())
-    print(f"recall to expect on the site's new pneumonias, on average: at least {site.meta['threshold_source']['new_film_recall']:.3f}")
+    src = site.meta['threshold_source']
+    print(f"recall to expect on the site's new pneumonias: at least {src['new_film_recall']:.3f} on average, "
+          f"at least {src['confident_recall']['recall']:.3f} with {src['confident_recall']['confidence']*100:g}% confidence")
     print(f"saved to {a.out}")
     for w in ws:
         if str(w.message).startswith('rethreshold: '): _log(f"pneumo: warning: {str(w.message)[len('rethreshold: '):]}")

@@ -146,48 +146,73 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
     return net
 
 # %% ../nbs/04_model.ipynb #84edf6b5
-RULES = ('recall', 'conformal', 'f1')
+RULES = ('recall', 'conformal', 'confident', 'f1')
+_USE_RULES = "use 'recall', 'conformal', 'confident' or 'f1'"
 
 def _conformal_k(n_pos:int, target_recall:float)->int:
     "k for the 'conformal' rule: the k-th lowest of `n_pos` pneumonias' scores misses a new one with probability k/(n_pos+1) <= 1 - `target_recall`."
     return int(np.floor((1-target_recall)*(n_pos+1) + 1e-9))
 
-def _check_conformal(n_pos:int, target_recall:float):
-    "Raise `PneumoError` unless the 'conformal' rule can promise `target_recall` from `n_pos` PNEUMONIA films (k >= 1)."
-    _need(target_recall < 1, "the 'conformal' rule cannot promise recall 1 on new films: choose a target below 1")
-    _need(_conformal_k(n_pos, target_recall) >= 1, f"the 'conformal' rule needs at least {int(np.ceil(1/(1-target_recall) - 1e-9)) - 1} "
-          f"PNEUMONIA films to promise recall {target_recall:g} on new films, got {n_pos}")
+def _confident_k(n_pos:int, target_recall:float, confidence:float)->int:
+    "k for the 'confident' rule: the largest k whose k-th lowest of `n_pos` pneumonias' scores misses at most 1 - `target_recall` of new ones with probability `confidence`."
+    from scipy.stats import binom   # the miss rate at the k-th lowest score is Beta(k, n+1-k): P(<= a) = P(Binomial(n, a) >= k)
+    ok = binom.sf(np.arange(n_pos), n_pos, 1-target_recall) >= confidence - 1e-12   # k = 1..n; falls as k grows
+    return int(ok.sum())
+
+def _rule_films(rule:str, target_recall:float, confidence:float)->int:
+    "The fewest PNEUMONIA films from which `rule` can promise `target_recall` on new films."
+    k = lambda n: _conformal_k(n, target_recall) if rule == 'conformal' else _confident_k(n, target_recall, confidence)
+    a = 1 - target_recall   # k >= 1 needs a(n+1) >= 1 ('conformal') or 1 - (1-a)^n >= confidence ('confident')
+    n = max(1, int(np.ceil(1/a - 1) if rule == 'conformal' else np.ceil(np.log1p(-confidence)/np.log1p(-a))))
+    while k(n) < 1: n += 1   # rounding, either way
+    while n > 1 and k(n-1) >= 1: n -= 1
+    return n
+
+def _check_rule(rule:str, n_pos:int, target_recall:float, confidence:float=0.9):
+    "Raise `PneumoError` unless `rule` can choose a threshold from `n_pos` PNEUMONIA films ('conformal' and 'confident' need enough of them)."
+    _need(rule in RULES, f"unknown threshold rule {rule!r}: {_USE_RULES}")
+    if rule == 'confident': _need(_real(confidence) and 0 < confidence < 1, f"confidence must be in (0, 1), got {confidence!r}")
+    if rule not in ('conformal', 'confident'): return
+    _need(target_recall < 1, f"the {rule!r} rule cannot promise recall 1 on new films: choose a target below 1")
+    k = _conformal_k(n_pos, target_recall) if rule == 'conformal' else _confident_k(n_pos, target_recall, confidence)
+    _need(k >= 1, f"the {rule!r} rule needs at least {_rule_films(rule, target_recall, confidence)} PNEUMONIA films to promise recall "
+          f"{target_recall:g} on new films" + (f" with {confidence*100:g}% confidence" if rule == 'confident' else '') + f", got {n_pos}")
 
 def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
                      p:np.ndarray, # predicted probability of PNEUMONIA
-                     rule:str='recall', # 'recall': highest threshold reaching `target_recall` on these films; 'conformal': on new films, on average; 'f1': best F1
-                     target_recall:float=0.95, # recall on PNEUMONIA the 'recall' and 'conformal' rules must reach
+                     rule:str='recall', # 'recall': highest threshold reaching `target_recall` on these films; 'conformal': on new films, on average; 'confident': on new films, with probability `confidence`; 'f1': best F1
+                     target_recall:float=0.95, # recall on PNEUMONIA the 'recall', 'conformal' and 'confident' rules must reach
+                     confidence:float=0.9, # for 'confident': how sure it must be that new films' recall reaches `target_recall`
                     )->float: # the decision threshold: PNEUMONIA when prob >= threshold
     "Pick the decision threshold on validation predictions (or on a site's own films)."
     from sklearn.metrics import roc_curve, precision_recall_curve
     y, p = np.asarray(y), np.asarray(p, dtype=float)
     if len(set(y)) < 2: raise PneumoError("choosing a threshold needs both classes among the validation images")
     _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
+    pos = np.sort(p[y == 1]); _check_rule(rule, len(pos), target_recall, confidence)
     if rule == 'recall':
         _, tpr, thr = roc_curve(y, p, drop_intermediate=False)   # every cut point, or the exact one may be skipped
         return float(min(1., thr[np.argmax(tpr >= target_recall)]))
-    if rule == 'conformal':   # split-conformal: the k-th lowest pneumonia's score misses a new one with probability k/(n+1)
-        pos = np.sort(p[y == 1]); _check_conformal(len(pos), target_recall)
-        return float(pos[_conformal_k(len(pos), target_recall) - 1])
-    if rule == 'f1':
-        prec, rec, thr = precision_recall_curve(y, p)
-        f1 = 2*prec*rec/np.clip(prec+rec, 1e-12, None)
-        return float(thr[np.argmax(f1[:-1])])
-    raise PneumoError(f"unknown threshold rule {rule!r}: use 'recall', 'conformal' or 'f1'")
+    if rule == 'conformal': return float(pos[_conformal_k(len(pos), target_recall) - 1])   # split-conformal: misses a new one with probability k/(n+1)
+    if rule == 'confident': return float(pos[_confident_k(len(pos), target_recall, confidence) - 1])
+    prec, rec, thr = precision_recall_curve(y, p)   # 'f1'
+    f1 = 2*prec*rec/np.clip(prec+rec, 1e-12, None)
+    return float(thr[np.argmax(f1[:-1])])
 
 def new_film_recall(y:np.ndarray, # true labels, 1 = PNEUMONIA
                     p:np.ndarray, # predicted probability of PNEUMONIA
                     threshold:float, # PNEUMONIA when p >= threshold
-                   )->float: # at least this share of new pneumonias is flagged, on average
-    "Lower bound on the expected recall at `threshold` for a new film drawn like the PNEUMONIA films of (y, p): 1 - (misses+1)/(n+1)."
+                    confidence:float|None=None, # None: the bound holds on average; a number in (0, 1): it holds with this probability
+                   )->float: # at least this share of new pneumonias is flagged
+    "Lower bound on the recall at `threshold` for new films drawn like the PNEUMONIA films of (y, p)."
     pos = np.asarray(p, dtype=float)[np.asarray(y) == 1]
     _need(len(pos) > 0, "new_film_recall needs PNEUMONIA films")
-    return float(1 - ((pos < threshold).sum() + 1)/(len(pos) + 1))
+    n, m = len(pos), int((pos < threshold).sum())
+    if confidence is None: return float(1 - (m+1)/(n+1))   # a new film's rank among the n+1 is uniform
+    _need(_real(confidence) and 0 < confidence < 1, f"confidence must be in (0, 1), got {confidence!r}")
+    if m == n: return 0.
+    from scipy.stats import beta   # the miss rate at the (m+1)-th lowest score is Beta(m+1, n-m); the threshold sits at or below it
+    return float(1 - beta.ppf(confidence, m+1, n-m))
 
 # %% ../nbs/04_model.ipynb #a0265038
 def _counts_metrics(y, yhat):
@@ -476,8 +501,9 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           out:str|Path|None=None, # folder to save the model to (atomically); not saved when None
           pretrained:bool=True, # start from ImageNet weights (transfer architectures)
           balance:str|None='weights', # class imbalance: 'weights' (weighted loss), 'downsample', or None
-          threshold_rule:str='recall', # how the threshold is chosen on validation: 'recall', 'conformal' or 'f1' (`choose_threshold`)
+          threshold_rule:str='recall', # how the threshold is chosen on validation: 'recall', 'conformal', 'confident' or 'f1' (`choose_threshold`)
           target_recall:float=0.95, # recall on PNEUMONIA the threshold must reach on validation
+          confidence:float=0.9, # for the 'confident' rule: how sure it must be that new films' recall reaches `target_recall`
           tta:bool=False, # choose the threshold on test-time-augmented validation probabilities; the model then predicts that way by default
           wd:float|None=None, # weight decay; fastai's default (0.01) when None
           subset:int|None=None, # train on `subset` images per class only (quick real runs and tests)
@@ -495,7 +521,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     _need(_real(lr_ratio) and lr_ratio > 0, f"lr_ratio must be a positive number, got {lr_ratio!r}")
     _need(wd is None or (_real(wd) and wd >= 0), f"wd must be a number >= 0 or None, got {wd!r}")
     _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
-    _need(threshold_rule in RULES, f"unknown threshold rule {threshold_rule!r}: use 'recall', 'conformal' or 'f1'")
+    _need(threshold_rule in RULES, f"unknown threshold rule {threshold_rule!r}: {_USE_RULES}")
+    _need(_real(confidence) and 0 < confidence < 1, f"confidence must be in (0, 1), got {confidence!r}")
     _need(subset is None or _whole(subset, 1), f"subset must be a whole number >= 1 or None, got {subset!r}")
     _need(_whole(recalibrate, 0), f"recalibrate must be a whole number >= 0, got {recalibrate!r}")
     if out is not None: check_output(_model_dir(out), folder=True, replaces=_is_model_dir)   # before training, not after it
@@ -513,7 +540,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
     for part, rows in (('training', fit_rows), ('validation', df[(df.split == 'train') & df.is_valid])):   # both classes, or no model and no threshold
         _need(set(rows.label) == set(CLASSES), f"the {part} films hold no {' or '.join(sorted(set(CLASSES) - set(rows.label)))}: both classes are needed")
-    if threshold_rule == 'conformal': _check_conformal(int((df.is_valid & (df.label == POSITIVE)).sum()), target_recall)   # before training, not after it
+    _check_rule(threshold_rule, int((df.is_valid & (df.label == POSITIVE)).sum()), target_recall, confidence)   # before training, not after it
     _check_films(df[df.split == 'train'])   # a bad film fails here, by name, not minutes into training from inside the data loader
     device = get_device(cpu)
     dls = xray_dataloaders(df, size=size, bs=bs, augment=augment, device=device)
@@ -557,7 +584,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     net = learn.model.float().eval()
     meta = dict(format=FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__, arch=arch, head=head, size=size,
                 resize='squish', mean=list(imagenet_stats[0]), std=list(imagenet_stats[1]), classes=CLASSES,
-                threshold=0.5, threshold_rule=threshold_rule, target_recall=target_recall, tta=tta, disclaimer=DISCLAIMER,
+                threshold=0.5, threshold_rule=threshold_rule, target_recall=target_recall, confidence=confidence, tta=tta, disclaimer=DISCLAIMER,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                 training=dict(epochs=epochs, freeze_epochs=freeze_epochs, lr_ratio=lr_ratio, head=head, bs=bs, lr=lr, seed=seed, valid_pct=valid_pct,
                               balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd, recalibrate=recalibrate, split_seed=split_seed,
@@ -571,7 +598,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     va = df[df.is_valid]
     pv = model.predict(va, tta=tta, progress=False).prob_pneumonia.values
     yv = (va.label == POSITIVE).astype(int).values
-    meta['threshold'] = choose_threshold(yv, pv, threshold_rule, target_recall)
+    meta['threshold'] = choose_threshold(yv, pv, threshold_rule, target_recall, confidence)
     meta['val_metrics'] = metrics_table(yv, pv, meta['threshold'], n_boot=0).value.round(4).to_dict()
     meta['training']['seconds'] = round(time.time() - t0, 1)
     if out is not None: model.save(out)
@@ -670,37 +697,41 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
 # %% ../nbs/04_model.ipynb #aa460cc2
 @patch
 def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled films: `path` and `label` columns, both classes
-                rule:str|None=None, # 'recall', 'conformal' or 'f1' (`choose_threshold`); the model's own rule by default
-                target_recall:float|None=None, # recall the 'recall' or 'conformal' rule must reach; the model's own target by default
+                rule:str|None=None, # 'recall', 'conformal', 'confident' or 'f1' (`choose_threshold`); the model's own rule by default
+                target_recall:float|None=None, # recall the 'recall', 'conformal' or 'confident' rule must reach; the model's own target by default
+                confidence:float|None=None, # for 'confident', and for the recall promised with confidence; the model's own (0.9) by default
                 tta:bool|None=None, # choose it on test-time-augmented probabilities, and predict that way from then on; the model's own setting by default
                )->PneumoModel: # a copy sharing the weights, with the threshold chosen on `items`
     "A copy of the model whose decision threshold is chosen on `items`, a screening site's own labelled films."
-    return _rethreshold(self, items, rule, target_recall, tta)[0]
+    return _rethreshold(self, items, rule, target_recall, tta, confidence)[0]
 
-def _rethreshold(self, items, rule, target_recall, tta)->tuple:
+def _rethreshold(self, items, rule, target_recall, tta, confidence=None)->tuple:
     "`rethreshold`'s copy, and the items' probabilities it was chosen on (so `pneumo rethreshold` reports on them without scoring the films again)."
     if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     _check_labels(items, 'rethreshold')
     _need(target_recall is None or (_real(target_recall) and 0 < target_recall <= 1), f"target_recall must be in (0, 1], got {target_recall!r}")
-    _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: use 'recall', 'conformal' or 'f1'")   # checks before any film is scored
+    _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: {_USE_RULES}")   # checks before any film is scored
+    _need(confidence is None or (_real(confidence) and 0 < confidence < 1), f"confidence must be in (0, 1), got {confidence!r}")
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
-    if rule == 'conformal': _check_conformal(int((items.label == POSITIVE).sum()), target_recall)
+    confidence = confidence or self.meta.get('confidence', 0.9)
+    _check_rule(rule, int((items.label == POSITIVE).sum()), target_recall, confidence)
     tta = self.tta if tta is None else bool(tta)
     p = self.predict(items, tta=tta, progress=False).prob_pneumonia.values
     y = (items.label == POSITIVE).astype(int).values
     meta = copy.deepcopy(self.meta)   # the original keeps its threshold
     names = '\n'.join(sorted(f"{Path(q).name}|{l}" for q, l in zip(items.path, items.label)))
-    thr = choose_threshold(y, p, rule, target_recall)
-    new = new_film_recall(y, p, thr)   # what the site's next pneumonias can expect, at least
+    thr = choose_threshold(y, p, rule, target_recall, confidence)
+    new = new_film_recall(y, p, thr)   # what the site's next pneumonias can expect, at least, on average
+    sure = new_film_recall(y, p, thr, confidence)   # and with probability `confidence`
     if rule == 'recall' and new < target_recall - 0.01:
         warnings.warn(f"rethreshold: chosen on {int(y.sum())} PNEUMONIA films, this threshold reaches recall {target_recall:g} on them but "
                       f"promises only {new:.3f} on the site's new films, on average; label more pneumonias"
                       + (", or choose it by the 'conformal' rule, which keeps the target on new films" if target_recall < 1 else ''), stacklevel=3)
-    meta.update(threshold=thr, threshold_rule=rule, target_recall=target_recall, tta=tta,
+    meta.update(threshold=thr, threshold_rule=rule, target_recall=target_recall, confidence=confidence, tta=tta,
                 threshold_source=dict(kind='site', n=len(items), n_pneumonia=int(y.sum()), previous_threshold=self.threshold,
-                                      new_film_recall=round(new, 4), fingerprint=hashlib.sha256(names.encode()).hexdigest()))
+                                      new_film_recall=round(new, 4), confident_recall=dict(confidence=confidence, recall=round(sure, 4)), fingerprint=hashlib.sha256(names.encode()).hexdigest()))
     m = copy.copy(self)   # shares the network (or an ensemble's members)
     m.meta = meta
     return m, p
@@ -739,8 +770,9 @@ def _same_split(splits):
 def ensemble(models:list, # trained models or saved model folders, all trained on the same patient split
              data=None, # the dataset folder they were trained on, or its index DataFrame; `data_dir()` by default
              split_seed:int|None=None, # seed of that split, if the models do not record it (see `training_split`)
-             rule:str|None=None, # threshold rule, 'recall', 'conformal' or 'f1'; the first model's by default
-             target_recall:float|None=None, # recall on PNEUMONIA the 'recall' or 'conformal' rule must reach; the first model's by default
+             rule:str|None=None, # threshold rule, 'recall', 'conformal', 'confident' or 'f1'; the first model's by default
+             target_recall:float|None=None, # recall on PNEUMONIA the 'recall', 'conformal' or 'confident' rule must reach; the first model's by default
+             confidence:float|None=None, # for 'confident': how sure it must be of the target on new films; the first model's (0.9) by default
              tta:bool=False, # choose the threshold on test-time-augmented probabilities, and predict that way
             )->PneumoEnsemble:
     "Average several models' probabilities; choose the threshold on the validation children none of them trained on."
@@ -762,6 +794,7 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
                           "of another, so no validation set is left to choose the ensemble's threshold on; train them with the same `split_seed`")
     rule = rule or ms[0].meta.get('threshold_rule', 'recall')
     target_recall = target_recall or ms[0].meta.get('target_recall', 0.95)
+    confidence = confidence or ms[0].meta.get('confidence', 0.9)
     archs = [m.meta['arch'] for m in ms]
     trs = [m.meta.get('training') or {} for m in ms]
     seeds = [split_seed if split_seed is not None else t.get('split_seed') for t in trs]   # None: a split the caller made
@@ -769,14 +802,15 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     meta = dict(format=ENSEMBLE_FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__,
                 arch=f"{len(ms)} x {archs[0]}" if len(set(archs)) == 1 else ' + '.join(archs),
                 **{k: ms[0].meta[k] for k in ('size', 'resize', 'mean', 'std', 'classes')},
-                threshold=0.5, threshold_rule=rule, target_recall=target_recall, tta=bool(tta), disclaimer=DISCLAIMER,
+                threshold=0.5, threshold_rule=rule, target_recall=target_recall, confidence=confidence, tta=bool(tta), disclaimer=DISCLAIMER,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                 training=dict(split_seed=seeds[0], valid_pct=trs[0].get('valid_pct', 0.15), n_valid=len(va),
                               member_seeds=[t.get('seed') for t in trs]))
+    _check_rule(rule, int((va.label == POSITIVE).sum()), target_recall, confidence)   # before scoring
     ens = PneumoEnsemble(ms, meta)
     pv = ens.predict(va, progress=False).prob_pneumonia.values
     yv = (va.label == POSITIVE).astype(int).values
-    meta['threshold'] = choose_threshold(yv, pv, rule, target_recall)
+    meta['threshold'] = choose_threshold(yv, pv, rule, target_recall, confidence)
     meta['val_metrics'] = metrics_table(yv, pv, meta['threshold'], n_boot=0).value.round(4).to_dict()
     return ens
 
