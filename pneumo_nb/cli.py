@@ -150,10 +150,20 @@ def _add_train_args(p):
     p.add_argument('--split-seed', type=int, help='seed of the patient split, when it differs from --seed (models to ensemble share one)')
     p.add_argument('--subset', type=int, help='train on this many images per class only (a quick check)')
     p.add_argument('--tta', action='store_true', default=None, help='choose the threshold on test-time-augmented validation probabilities')
+    _add_rule_args(p, 'default recall')
+
+def _add_rule_args(p, default):
+    "How the threshold is chosen on validation (`choose_threshold`)."
+    p.add_argument('--rule', choices=['recall', 'conformal', 'confident', 'f1'], help="threshold rule on validation: 'recall' (the target "
+                   "on those films), 'conformal' (on new films, on average), 'confident' (on new films, with --confidence) or 'f1' "
+                   f"(best F1 on PNEUMONIA); {default}")
+    p.add_argument('--target-recall', type=float, help='recall on PNEUMONIA the rule must reach (default 0.95)')
+    p.add_argument('--confidence', type=float, help="for 'confident': how sure it must be of the target on new films (default 0.9)")
 
 def _train_kwargs(a):
-    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed split_seed subset tta'.split()
-    return dict(**{k: getattr(a, k) for k in keys if getattr(a, k) is not None}, cpu=a.cpu)
+    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed split_seed subset tta target_recall confidence'.split()
+    return dict(**{k: getattr(a, k) for k in keys if getattr(a, k) is not None}, cpu=a.cpu,
+                **({'threshold_rule': a.rule} if a.rule else {}))
 
 def parser()->argparse.ArgumentParser:
     "The `pneumo` argument parser."
@@ -183,6 +193,7 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('models', nargs='+', metavar='MODEL', help='model folders written by train or run (at least two)')
     p.add_argument('--split-seed', type=int, help='seed of their patient split, if the models do not record it')
     p.add_argument('--tta', action='store_true', help='choose the threshold on test-time-augmented validation probabilities')
+    _add_rule_args(p, "default: the first model's")
     p.add_argument('--out', default='outputs/ensemble', help='folder to write (default outputs/ensemble)')
     p = sub.add_parser('audit', help='check every image of a dataset folder', description='Check every image: readable, mode, size, duplicates.')
     p.add_argument('dir', help='dataset folder (train/ and test/ inside)')
@@ -264,7 +275,8 @@ def cmd_evaluate(a):
 def cmd_ensemble(a):
     from pneumo_nb.model import load_model, ensemble
     _check_model_out(a.out)
-    ens = ensemble([load_model(m, cpu=a.cpu) for m in a.models], index_images(data_dir(a.data)), split_seed=a.split_seed, tta=a.tta)
+    ens = ensemble([load_model(m, cpu=a.cpu) for m in a.models], index_images(data_dir(a.data)), split_seed=a.split_seed, tta=a.tta,
+                   rule=a.rule, target_recall=a.target_recall, confidence=a.confidence)
     ens.save(a.out)
     print(f"{ens}\nsaved to {a.out}")
     return 0
