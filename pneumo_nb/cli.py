@@ -150,15 +150,17 @@ def _add_train_args(p):
     p.add_argument('--split-seed', type=int, help='seed of the patient split, when it differs from --seed (models to ensemble share one)')
     p.add_argument('--subset', type=int, help='train on this many images per class only (a quick check)')
     p.add_argument('--tta', action='store_true', default=None, help='choose the threshold on test-time-augmented validation probabilities')
-    _add_rule_args(p, 'default recall')
+    _add_rule_args(p)
 
-def _add_rule_args(p, default):
-    "How the threshold is chosen on validation (`choose_threshold`)."
-    p.add_argument('--rule', choices=['recall', 'conformal', 'confident', 'f1'], help="threshold rule on validation: 'recall' (the target "
-                   "on those films), 'conformal' (on new films, on average), 'confident' (on new films, with --confidence) or 'f1' "
-                   f"(best F1 on PNEUMONIA); {default}")
-    p.add_argument('--target-recall', type=float, help='recall on PNEUMONIA the rule must reach (default 0.95)')
-    p.add_argument('--confidence', type=float, help="for 'confident': how sure it must be of the target on new films (default 0.9)")
+_RULES = ('recall', 'conformal', 'confident', 'f1')   # pneumo_nb.model.RULES, without importing torch to parse arguments
+
+def _add_rule_args(p, whose=None):
+    "How the threshold is chosen (`choose_threshold`): for train, run and ensemble on validation, for rethreshold on a site's films."
+    d = lambda v: whose or v   # each default: train's own, or the model's the command starts from
+    p.add_argument('--rule', choices=_RULES, help="threshold rule: 'recall' (the target on the films it is chosen on), 'conformal' "
+                   f"(on new films, on average), 'confident' (on new films, with --confidence) or 'f1' (best F1 on PNEUMONIA); default: {d('recall')}")
+    p.add_argument('--target-recall', type=float, help=f"recall on PNEUMONIA the rule must reach; default: {d('0.95')}")
+    p.add_argument('--confidence', type=float, help=f"for 'confident' (and the recall rethreshold promises): how sure it must be of the target on new films; default: {d('0.9')}")
 
 def _train_kwargs(a):
     keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed split_seed subset tta target_recall confidence'.split()
@@ -193,7 +195,7 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('models', nargs='+', metavar='MODEL', help='model folders written by train or run (at least two)')
     p.add_argument('--split-seed', type=int, help='seed of their patient split, if the models do not record it')
     p.add_argument('--tta', action='store_true', help='choose the threshold on test-time-augmented validation probabilities')
-    _add_rule_args(p, "default: the first model's")
+    _add_rule_args(p, "the first model's")
     p.add_argument('--out', default='outputs/ensemble', help='folder to write (default outputs/ensemble)')
     p = sub.add_parser('audit', help='check every image of a dataset folder', description='Check every image: readable, mode, size, duplicates.')
     p.add_argument('dir', help='dataset folder (train/ and test/ inside)')
@@ -216,11 +218,7 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('films', metavar='FILMS', help='a folder with NORMAL/ and PNEUMONIA/ folders inside, or a CSV file with path and label columns')
     p.add_argument('--model', required=True, help='model folder written by train, run or ensemble')
     p.add_argument('--out', required=True, help='model folder to write (an empty folder or an earlier model)')
-    p.add_argument('--target-recall', type=float, help="recall on PNEUMONIA the threshold must reach (default: the model's own, 0.95)")
-    p.add_argument('--rule', choices=['recall', 'conformal', 'confident', 'f1'], help="'recall' (the target above, on these films), 'conformal' (the "
-                   "target on the site's new films, on average), 'confident' (on new films, with the confidence below) or 'f1' (best F1 on "
-                   "PNEUMONIA); default: the model's own")
-    p.add_argument('--confidence', type=float, help="for 'confident', and for the recall the command promises with confidence (default: the model's own, 0.9)")
+    _add_rule_args(p, "the model's own")
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="choose it on test-time-augmented probabilities (default: as the model's threshold was chosen)")
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     return ap
