@@ -67,6 +67,15 @@ def _md_table(df):
     return '\n'.join(['| ' + ' | '.join(map(str, df.columns)) + ' |', '|' + '---|'*len(df.columns)] +
                      ['| ' + ' | '.join(fmt(k, v) for k, v in zip(df.columns, row)) + ' |' for row in df.itertuples(index=False)])
 
+def _rule_text(meta:dict)->str:
+    "How a model's threshold was chosen, in words: the rule and what it was asked to reach."
+    rule, r, c = meta.get('threshold_rule'), meta.get('target_recall'), meta.get('confidence')
+    if rule == 'f1': return "the 'f1' rule: the best F1 on PNEUMONIA"
+    if rule == 'recall': return f"the 'recall' rule: the highest threshold with recall {r:g} on PNEUMONIA there"
+    if rule == 'conformal': return f"the 'conformal' rule: recall {r:g} on PNEUMONIA on new films, on average"
+    if rule == 'confident': return f"the 'confident' rule: recall {r:g} on PNEUMONIA on new films, with {c:.0%} confidence"
+    return f"rule {rule!r}"   # a model from a version whose rules this one does not know
+
 def write_report(out:Path, # the report folder
                  model, # the trained `PneumoModel`
                  ev, # its `Evaluation` on the test split
@@ -77,7 +86,7 @@ def write_report(out:Path, # the report folder
     "Write `report.md` and `metrics.json` into `out`."
     out = Path(out)
     metrics = dict(disclaimer=DISCLAIMER, threshold=model.threshold, threshold_rule=model.meta.get('threshold_rule'),
-                   test=ev.metrics.round(4).to_dict('index'), confusion=ev.confusion.to_dict('index'),
+                   target_recall=model.meta.get('target_recall'), confidence=model.meta.get('confidence'), test=ev.metrics.round(4).to_dict('index'), confusion=ev.confusion.to_dict('index'),
                    validation=model.meta.get('val_metrics'), model=model.meta.get('arch'), size=model.size,
                    training=model.meta.get('training'), **extra)
     with atomic_path(out/'metrics.json') as t: t.write_text(json.dumps(metrics, indent=2, default=float))
@@ -101,7 +110,7 @@ Created {datetime.datetime.now().isoformat(timespec='seconds')}, pneumo_nb {mode
 ## Result on the official test split ({int(ev.confusion.values.sum())} images)
 
 Model `{model.meta['arch']}` at {model.size} px; decision threshold {model.threshold:.3f}, chosen on the
-patient-held-out validation split ({model.meta.get('threshold_rule')} rule), applied unchanged to the test split.
+patient-held-out validation split by {_rule_text(model.meta)}, and applied unchanged to the test split.
 
 Accuracy {s['accuracy']:.3f}, sensitivity {s['sensitivity']:.3f}, specificity {s['specificity']:.3f},
 F1 (macro) {s['f1_macro']:.3f}, ROC AUC {s['roc_auc']:.3f}. 95% bootstrap confidence intervals:
