@@ -7,6 +7,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/cli.html.md"""
 # %% ../nbs/06_cli.ipynb #db1becb6
 from __future__ import annotations
 import argparse, json, sys, time, warnings, datetime
+from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
@@ -27,8 +28,11 @@ def collect_images(paths:list, # files and folders
             every = [f for f in p.rglob('*') if f.is_file() and not f.name.startswith('.')]
             found = sorted(f for f in every if f.suffix.lower() in IMAGE_EXTS)
             dicom = sum(f.suffix.lower() in ('.dcm', '.dicom') for f in every)
+            other = Counter(f.suffix.lower() or '(none)' for f in every if f.suffix.lower() not in IMAGE_EXTS | {'.dcm', '.dicom'})
             if dicom: notes.append(f"{p}: {dicom} DICOM file(s) skipped: pneumo_nb reads image files; export the films as PNG or JPEG first")
             elif not found: notes.append(f"{p}: no image files in this folder")
+            if other: notes.append(f"{p}: {sum(other.values())} other file(s) skipped, not image files by their names ("
+                                   + ', '.join(f"{k}: {n}" for k, n in sorted(other.items())) + f"; read: {', '.join(sorted(IMAGE_EXTS))})")
             files += found
         else:
             files.append(p)

@@ -134,7 +134,7 @@ def image_kind(name:str, # an image file name
     return 'bacteria' if 'bacteria' in n else 'virus' if 'virus' in n else 'unknown'
 
 # %% ../nbs/01_obtain.ipynb #fc7dc6df
-IMAGE_EXTS = {'.jpeg', '.jpg', '.png', '.bmp', '.tif', '.tiff'}
+IMAGE_EXTS = {'.jpeg', '.jpg', '.jpe', '.jfif', '.png', '.bmp', '.tif', '.tiff', '.webp'}   # the names of the image files read; any other file is reported and skipped
 
 def index_images(root:str|Path|None=None, # dataset folder; found by `data_dir` when None
                  splits:tuple=SPLITS, # the splits to index; `val` may be absent (Mendeley layout)

@@ -94,6 +94,7 @@ def _upright(im:Image.Image)->Image.Image:
 def _as_gray(im:Image.Image)->tuple:
     "(`im` upright as 8-bit gray, None), or (None, why it cannot be a radiograph): several frames, too small or elongated, NaN or infinite, or blank."
     if (e := _frames(im)): return None, e   # before turning: a turned copy has one frame
+    if im.mode == '1': return None, "a 1-bit image (black and white only); a radiograph needs gray levels"
     im = _upright(im)
     if (e := _bad_shape(*im.size)): return None, e
     try: g = to_gray8(im)
