@@ -127,6 +127,7 @@ CONFIGS = {
     # framing plus a random export path on half the training films: resampled down (0.5 to 1) and up with random filters,
     # sometimes sharpened, re-encoded as JPEG at quality 30 to 95 (the test normals were written the way training's pneumonias were)
     'pixpath':   dict(aug=FRAME_AUG, pixpath=0.5),
+    'gamma':     dict(aug=FRAME_AUG, gamma=1.5),   # a random tone curve, gamma 0.67 to 1.5, on half the training films
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -259,6 +260,18 @@ def _pixpath(p=0.5):   # search-only knob: a random export path for training fil
             return retain_type(Image.open(buf).convert(x.mode), x)
     return PixPath()
 
+def _gamma(g=1.5, p=0.5):   # search-only knob: a random tone curve (gamma from 1/g to g) on training films (PIL, before Resize): detectors and export software map exposure to gray differently
+    import random, math
+    from fastai.vision.all import Transform, PILImage, retain_type
+    class Gamma(Transform):
+        split_idx, order = 0, 0   # training items only, before Resize (order 1)
+        def encodes(self, x:PILImage):
+            if random.random() > p: return x
+            e = math.exp(random.uniform(-math.log(g), math.log(g)))
+            lut = [round(255*(i/255)**e) for i in range(256)]
+            return retain_type(x.point(lut*len(x.getbands())), x)
+    return Gamma()
+
 _RESIZE = pm.Resize
 
 SUBTYPES = ['NORMAL', 'PNEUMONIA_BACTERIA', 'PNEUMONIA_VIRUS']   # NORMAL first: the network's output 0
@@ -307,9 +320,10 @@ def run(df, name, seed, subset=None, save=None):
     triv, mixst = cfg.pop('trivial', False), cfg.pop('mixstyle', None)
     cutmix, dpr, sam = cfg.pop('cutmix', 0.), cfg.pop('drop_path', 0.), cfg.pop('sam', 0.)
     st = cfg.pop('subtype', False); _subtypes(st)
-    pp = cfg.pop('pixpath', 0.)
+    pp, gam = cfg.pop('pixpath', 0.), cfg.pop('gamma', 0.)
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_pixpath(pp), _RESIZE(*a, **k)]) if pp else
+                 (lambda *a, **k: [_gamma(gam), _RESIZE(*a, **k)]) if gam else
                  (lambda *a, **k: [_trivial(), _RESIZE(*a, **k)]) if triv else _RESIZE)
     cbs = ([MixUp(mixup)] if mixup else []) + ([CutMix(cutmix)] if cutmix else []) + ([SAM(sam)] if sam else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else []) + ([FoldSubtypes()] if st else [])
     vl = dict(cbs=cbs) if cbs else {}
