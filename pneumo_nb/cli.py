@@ -27,8 +27,9 @@ def collect_images(paths:list, # files and folders
         if p.is_dir():
             every = [f for f in p.rglob('*') if f.is_file() and not f.name.startswith('.')]
             found = sorted(f for f in every if f.suffix.lower() in IMAGE_EXTS)
-            dicom = sum(f.suffix.lower() in ('.dcm', '.dicom') for f in every)
-            other = Counter(f.suffix.lower() or '(none)' for f in every if f.suffix.lower() not in IMAGE_EXTS | {'.dcm', '.dicom'})
+            kinds = Counter(f.suffix.lower() or '(none)' for f in every)
+            dicom = kinds.pop('.dcm', 0) + kinds.pop('.dicom', 0)
+            other = {k: n for k, n in kinds.items() if k not in IMAGE_EXTS}
             if dicom: notes.append(f"{p}: {dicom} DICOM file(s) skipped: pneumo_nb reads image files; export the films as PNG or JPEG first")
             elif not found: notes.append(f"{p}: no image files in this folder")
             if other: notes.append(f"{p}: {sum(other.values())} other file(s) skipped, not image files by their names ("

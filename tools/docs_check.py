@@ -26,7 +26,9 @@ def problems(path):
             warnings.simplefilter('ignore')   # nbdev's own warning says the same, less precisely
             if not _do_eval(c): continue
         if c.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}: continue
-        if all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in c.parsed_()): continue
+        trees = c.parsed_()
+        if not any(isinstance(n, (ast.Import, ast.ImportFrom)) for t in trees for n in ast.walk(t)): continue   # a `show_doc` cell: runs alone
+        if all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees): continue
         out.append((c.get('id', f'cell {c.idx_}'), next(l for l in c.source.splitlines() if l.strip())))
     return out
 
