@@ -1,0 +1,61 @@
+#!/usr/bin/env python
+"""Weight-space interpolation of fine-tuned models with their ImageNet starting point (WiSE-FT, Wortsman et al. 2022).
+
+    python bench/wise.py --data ../shared/data/chest_xray --split-seed 42 --alphas 1,0.9,0.8,0.7,0.5 <model folders>
+
+Fine-tuning the whole network fits the training hospital; WiSE-FT reported that averaging the fine-tuned weights with
+the pretrained ones keeps much of the fit and gains robustness under distribution shift. For each saved model (body
+fine-tuned from the same ImageNet weights `build_net` loads), and each `alpha`, the body's weights become
+(1 - alpha) * ImageNet + alpha * fine-tuned; the fine-tuned head is kept (the ImageNet classifier has no PNEUMONIA
+class). BatchNorm running statistics do not interpolate linearly, so every variant, alpha 1 included, has them
+re-estimated on `--films` clean training films (`recalibrate_bn`, as `train(recalibrate=...)`), and the threshold
+is chosen again on validation by the model's own rule. Prints validation AUC and the test figures at that threshold
+for each alpha, and the model as trained for reference. The test labels only score; nothing is chosen on them.
+Not a test: run by hand.
+"""
+import argparse, copy, time
+import torch
+from pneumo_nb.core import POSITIVE
+from pneumo_nb.obtain import index_images
+from pneumo_nb.model import PneumoModel, load_model, build_net, recalibrate_bn, choose_threshold, metrics_table, training_split
+
+def scores(m, rows): return m.predict(rows, progress=False).prob_pneumonia.values
+
+def line(tag, y, p, t, extra=''):
+    r = metrics_table(y, p, t, n_boot=0).value
+    print(f"  {tag:34s} thr {t:.3f}  acc {r['accuracy']:.3f}  sens {r['sensitivity']:.3f}  spec {r['specificity']:.3f}  "
+          f"AUC {r['roc_auc']:.4f}{extra}", flush=True)
+
+def interpolated(m, start, alpha, films, bs=64):   # copy of `m`: body weights mixed with `start`'s, head kept, BatchNorm re-estimated on `films`
+    c = PneumoModel(copy.deepcopy(m.net), copy.deepcopy(m.meta)); c.device = m.device
+    ft, pre = c.net[0].state_dict(), start[0].state_dict()
+    assert ft.keys() == pre.keys() and all(ft[k].shape == pre[k].shape for k in ft), "bodies differ"
+    c.net[0].load_state_dict({k: (1-alpha)*pre[k] + alpha*v if v.is_floating_point() else v for k, v in ft.items()})
+    recalibrate_bn(c.net.to(c.device), c._batches(films.path.tolist(), bs))
+    return c
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
+    ap.add_argument('--data', help='dataset folder')
+    ap.add_argument('--alphas', default='1,0.9,0.8,0.7,0.5', help='comma-separated weights of the fine-tuned body')
+    ap.add_argument('--films', type=int, default=1000, help='clean training films for the BatchNorm statistics')
+    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
+    args = ap.parse_args()
+    idx = index_images(args.data)
+    for path in args.models:
+        t0 = time.time(); m = load_model(path); tr = m.meta['training']
+        df = training_split(m, idx, args.split_seed)
+        fit, va, te = df[(df.split == 'train') & ~df.is_valid], df[df.is_valid], df[df.split == 'test']
+        yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
+        films = fit.sample(min(args.films, len(fit)), random_state=tr['seed'])
+        torch.manual_seed(0); start = build_net(m.meta['arch'], pretrained=True, head=m.meta['head'])
+        print(f"{path}: {m.meta['arch']} {m.size} px, seed {tr['seed']}, threshold {m.threshold:.3f}", flush=True)
+        line('as trained', yt, scores(m, te), m.threshold, f"  (val AUC {metrics_table(yv, scores(m, va), m.threshold, n_boot=0).value['roc_auc']:.4f})")
+        for a in [float(s) for s in args.alphas.split(',')]:
+            c = interpolated(m, start, a, films)
+            pv = scores(c, va); t = choose_threshold(yv, pv, m.meta['threshold_rule'], m.meta['target_recall'])
+            line(f'alpha {a:.2f}, recalibrated', yt, scores(c, te), t, f"  (val AUC {metrics_table(yv, pv, t, n_boot=0).value['roc_auc']:.4f})")
+        print(f"  ({time.time()-t0:.0f} s)", flush=True)
+
+if __name__ == '__main__': main()
