@@ -15,13 +15,14 @@ from .core import *
 from .obtain import index_images
 
 # %% auto #0
-__all__ = ['MIN_SIDE', 'MAX_ASPECT', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit', 'audit_summary',
-           'duplicate_groups', 'writer_shortcuts', 'split_by_patient', 'class_weights', 'downsample', 'make_cache',
-           'open_xray']
+__all__ = ['MIN_SIDE', 'MAX_ASPECT', 'MIN_LEVELS', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit',
+           'audit_summary', 'duplicate_groups', 'writer_shortcuts', 'split_by_patient', 'class_weights', 'downsample',
+           'make_cache', 'open_xray']
 
 # %% ../nbs/02_scrub.ipynb #acde4c26
 MIN_SIDE = 32 # smallest width or height, in pixels, accepted as a radiograph
 MAX_ASPECT = 4 # longest side over shortest side accepted as a radiograph (this data's most elongated film: 3.2)
+MIN_LEVELS = 16 # fewest distinct 8-bit gray levels accepted as a radiograph (this data's films: 113 or more)
 
 def _bad_shape(w:int, h:int)->str|None:
     "Why a `w`×`h` image cannot be a radiograph (too small, or too elongated to squash into a square), or None."
@@ -92,7 +93,7 @@ def _upright(im:Image.Image)->Image.Image:
     return ImageOps.exif_transpose(im) if _orientation(im) != 1 else im
 
 def _as_gray(im:Image.Image)->tuple:
-    "(`im` upright as 8-bit gray, None), or (None, why it cannot be a radiograph): several frames, too small or elongated, NaN or infinite, or blank."
+    "(`im` upright as 8-bit gray, None), or (None, why it cannot be a radiograph): several frames, too small or elongated, 1-bit, NaN or infinite, blank, or too few gray levels."
     if (e := _frames(im)): return None, e   # before turning: a turned copy has one frame
     if im.mode == '1': return None, "a 1-bit image (black and white only); a radiograph needs gray levels"
     im = _upright(im)
@@ -100,7 +101,10 @@ def _as_gray(im:Image.Image)->tuple:
     try: g = to_gray8(im)
     except PneumoError as e: return None, str(e)
     lo, hi = g.getextrema()
-    return (None, f"blank image (every pixel is {lo} in 8-bit gray)") if lo == hi else (g, None)
+    if lo == hi: return None, f"blank image (every pixel is {lo} in 8-bit gray)"
+    if (n := sum(map(bool, g.histogram()))) < MIN_LEVELS:
+        return None, f"only {n} gray levels (a radiograph has over a hundred; below {MIN_LEVELS} the model's scores mean little): a drawing, a mask or a posterized copy"
+    return g, None
 
 # %% ../nbs/02_scrub.ipynb #f4cdd641
 _IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61,   12, 12, 14, 19, 26, 58, 60, 55,   14, 13, 16, 24, 40, 57, 69, 56,
