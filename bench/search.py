@@ -128,6 +128,9 @@ CONFIGS = {
     # sometimes sharpened, re-encoded as JPEG at quality 30 to 95 (the test normals were written the way training's pneumonias were)
     'pixpath':   dict(aug=FRAME_AUG, pixpath=0.5),
     'gamma':     dict(aug=FRAME_AUG, gamma=1.5),   # a random tone curve, gamma 0.67 to 1.5, on half the training films
+    # framing plus a horizontal flip of half the training films: 03_explore leaves flips out on anatomy (a mirrored film
+    # puts the heart on the right and mirrors the markers); measured here, not assumed
+    'flip':      dict(aug=FRAME_AUG, flip=0.5),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -307,6 +310,10 @@ def _with_erasing(erase, **kw):   # `xray_augmentations` plus fastai's RandomEra
     from fastai.vision.augment import RandomErasing
     return _AUG(**kw) + [RandomErasing(p=erase, sh=0.2, max_count=3)]
 
+def _with_flip(p, **kw):   # `xray_augmentations` plus fastai's horizontal Flip (search-only knob)
+    from fastai.vision.augment import Flip
+    return _AUG(**kw) + [Flip(p=p)]
+
 def stress(m, rows, probs):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}; zoom 1 from `probs`
     fs = framing_stress(m, rows, probs=probs).drop(columns='n')
     return {c: {k.split()[1]: round(float(v), 4) for k, v in fs.loc[c].items()} for c in fs.index}
@@ -320,7 +327,7 @@ def run(df, name, seed, subset=None, save=None):
     triv, mixst = cfg.pop('trivial', False), cfg.pop('mixstyle', None)
     cutmix, dpr, sam = cfg.pop('cutmix', 0.), cfg.pop('drop_path', 0.), cfg.pop('sam', 0.)
     st = cfg.pop('subtype', False); _subtypes(st)
-    pp, gam = cfg.pop('pixpath', 0.), cfg.pop('gamma', 0.)
+    pp, gam, flip = cfg.pop('pixpath', 0.), cfg.pop('gamma', 0.), cfg.pop('flip', 0.)
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_pixpath(pp), _RESIZE(*a, **k)]) if pp else
                  (lambda *a, **k: [_gamma(gam), _RESIZE(*a, **k)]) if gam else
@@ -330,7 +337,7 @@ def run(df, name, seed, subset=None, save=None):
     if dpr: vl['drop_path_rate'] = dpr   # passed by fastai to timm.create_model
     pm.vision_learner = functools.partial(_VL, **vl) if vl else _VL
     pm.xray_augmentations = (_with_squish if sq else functools.partial(_with_blur, blur) if blur else
-                             functools.partial(_with_erasing, erase) if erase else _AUG)
+                             functools.partial(_with_erasing, erase) if erase else functools.partial(_with_flip, flip) if flip else _AUG)
     pm.open_xray = pi.open_xray = (lambda it: PRE[pre](_OPEN(it))) if pre else _OPEN   # the framing check sees what the model sees
     pm.CrossEntropyLossFlat = functools.partial(FocalLossFlat, gamma=focal) if focal else functools.partial(_CE, label_smoothing=ls)
     t = time.time()
