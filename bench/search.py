@@ -131,6 +131,10 @@ CONFIGS = {
     # framing plus a horizontal flip of half the training films: 03_explore leaves flips out on anatomy (a mirrored film
     # puts the heart on the right and mirrors the markers); measured here, not assumed
     'flip':      dict(aug=FRAME_AUG, flip=0.5),
+    # framing plus each child counting once: training films drawn with weight 1/(the child's films), scaled so each class
+    # keeps its share. Pneumonia children have 4.0 films on average (up to 18), normal ones 1.3; the validation
+    # pneumonias scoring lowest, which set the threshold, come from children with about 2.4
+    'child':     dict(aug=FRAME_AUG, per_child=True),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -314,6 +318,15 @@ def _with_flip(p, **kw):   # `xray_augmentations` plus fastai's horizontal Flip 
     from fastai.vision.augment import Flip
     return _AUG(**kw) + [Flip(p=p)]
 
+_DATABLOCK = pm.DataBlock
+def _child_weights(df):   # sampling weight of each row: 1/(films of its child), scaled so that each class's weights sum to its number of films
+    w = 1/df.groupby('patient').path.transform('size').values
+    for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] *= len(k)/w[k].sum()   # per class, among the training rows (fastai keeps theirs)
+    return w
+
+class _PerChildBlock(_DATABLOCK):   # search-only knob: training films drawn by `_child_weights` (fastai's WeightedDL), validation as it is
+    def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _child_weights(source), **kw)
+
 def stress(m, rows, probs):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}; zoom 1 from `probs`
     fs = framing_stress(m, rows, probs=probs).drop(columns='n')
     return {c: {k.split()[1]: round(float(v), 4) for k, v in fs.loc[c].items()} for c in fs.index}
@@ -328,6 +341,7 @@ def run(df, name, seed, subset=None, save=None):
     cutmix, dpr, sam = cfg.pop('cutmix', 0.), cfg.pop('drop_path', 0.), cfg.pop('sam', 0.)
     st = cfg.pop('subtype', False); _subtypes(st)
     pp, gam, flip = cfg.pop('pixpath', 0.), cfg.pop('gamma', 0.), cfg.pop('flip', 0.)
+    pm.DataBlock = _PerChildBlock if cfg.pop('per_child', False) else _DATABLOCK
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_pixpath(pp), _RESIZE(*a, **k)]) if pp else
                  (lambda *a, **k: [_gamma(gam), _RESIZE(*a, **k)]) if gam else
