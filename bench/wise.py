@@ -17,21 +17,15 @@ import argparse, copy, time
 import torch
 from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
-from pneumo_nb.model import PneumoModel, load_model, build_net, recalibrate_bn, choose_threshold, metrics_table, training_split
+from pneumo_nb.model import PneumoModel, load_model, build_net, choose_threshold, training_split
+from sklearn.metrics import roc_auc_score
+from adapt import scores, adapted, line   # bench/adapt.py: scoring, BatchNorm re-estimation on given films, one printed line
 
-def scores(m, rows): return m.predict(rows, progress=False).prob_pneumonia.values
-
-def line(tag, y, p, t, extra=''):
-    r = metrics_table(y, p, t, n_boot=0).value
-    print(f"  {tag:34s} thr {t:.3f}  acc {r['accuracy']:.3f}  sens {r['sensitivity']:.3f}  spec {r['specificity']:.3f}  "
-          f"AUC {r['roc_auc']:.4f}{extra}", flush=True)
-
-def interpolated(m, start, alpha, films, bs=64):   # copy of `m`: body weights mixed with `start`'s, head kept, BatchNorm re-estimated on `films`
+def mixed(m, start, alpha):   # copy of `m` whose body weights are (1 - alpha) `start`'s + alpha its own; head and BatchNorm statistics as they are
     c = PneumoModel(copy.deepcopy(m.net), copy.deepcopy(m.meta)); c.device = m.device
     ft, pre = c.net[0].state_dict(), start[0].state_dict()
     assert ft.keys() == pre.keys() and all(ft[k].shape == pre[k].shape for k in ft), "bodies differ"
     c.net[0].load_state_dict({k: (1-alpha)*pre[k] + alpha*v if v.is_floating_point() else v for k, v in ft.items()})
-    recalibrate_bn(c.net.to(c.device), c._batches(films.path.tolist(), bs))
     return c
 
 def main():
@@ -48,14 +42,14 @@ def main():
         df = training_split(m, idx, args.split_seed)
         fit, va, te = df[(df.split == 'train') & ~df.is_valid], df[df.is_valid], df[df.split == 'test']
         yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
-        films = fit.sample(min(args.films, len(fit)), random_state=tr['seed'])
+        films = fit.sample(min(args.films, len(fit)), random_state=tr['seed'])   # the same films `train(recalibrate=...)` and bench/adapt.py use
         torch.manual_seed(0); start = build_net(m.meta['arch'], pretrained=True, head=m.meta['head'])
         print(f"{path}: {m.meta['arch']} {m.size} px, seed {tr['seed']}, threshold {m.threshold:.3f}", flush=True)
-        line('as trained', yt, scores(m, te), m.threshold, f"  (val AUC {metrics_table(yv, scores(m, va), m.threshold, n_boot=0).value['roc_auc']:.4f})")
+        line(f'as trained (val AUC {roc_auc_score(yv, scores(m, va)):.4f})', yt, scores(m, te), m.threshold)
         for a in [float(s) for s in args.alphas.split(',')]:
-            c = interpolated(m, start, a, films)
+            c = adapted(mixed(m, start, a), films)
             pv = scores(c, va); t = choose_threshold(yv, pv, m.meta['threshold_rule'], m.meta['target_recall'])
-            line(f'alpha {a:.2f}, recalibrated', yt, scores(c, te), t, f"  (val AUC {metrics_table(yv, pv, t, n_boot=0).value['roc_auc']:.4f})")
+            line(f'alpha {a:.2f}, recalibrated (val AUC {roc_auc_score(yv, pv):.4f})', yt, scores(c, te), t)
         print(f"  ({time.time()-t0:.0f} s)", flush=True)
 
 if __name__ == '__main__': main()

@@ -93,9 +93,8 @@ def _upright(im:Image.Image)->Image.Image:
     return ImageOps.exif_transpose(im) if _orientation(im) != 1 else im
 
 def _as_gray(im:Image.Image)->tuple:
-    "(`im` upright as 8-bit gray, None), or (None, why it cannot be a radiograph): several frames, too small or elongated, 1-bit, NaN or infinite, blank, or too few gray levels."
+    "(`im` upright as 8-bit gray, None), or (None, why it cannot be a radiograph): several frames, too small or elongated, NaN or infinite, blank, or too few gray levels (1-bit included)."
     if (e := _frames(im)): return None, e   # before turning: a turned copy has one frame
-    if im.mode == '1': return None, "a 1-bit image (black and white only); a radiograph needs gray levels"
     im = _upright(im)
     if (e := _bad_shape(*im.size)): return None, e
     try: g = to_gray8(im)
