@@ -135,6 +135,11 @@ CONFIGS = {
     # keeps its share. Pneumonia children have 4.0 films on average (up to 18), normal ones 1.3; the validation
     # pneumonias scoring lowest, which set the threshold, come from children with about 2.4
     'child':     dict(aug=FRAME_AUG, per_child=True),
+    # framing plus Just Train Twice (Liu et al. 2021) with a generic identifier: the training films that frozen ImageNet
+    # Lite0 features and a logistic regression get wrong (out of fold, by child) are drawn 5 times as often, class
+    # shares kept. Those features tell training normals from test normals (AUC 0.87, bench/domain.py): the normals they
+    # read as pneumonia are the ones sharing the cue the test normals carry, which the network should learn to look past
+    'jtt':       dict(aug=FRAME_AUG, jtt=5.),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -324,6 +329,30 @@ def _child_weights(df):   # sampling weight of each row: 1/(films of its child),
     for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] *= len(k)/w[k].sum()   # per class, among the training rows (fastai keeps theirs)
     return w
 
+@functools.cache
+def _generic_errors(paths, labels, patients):   # JTT's error set, found by frozen ImageNet features: True where an out-of-fold regression is wrong
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from domain import features   # bench/domain.py: pooled Lite0 features of 160 px films, as the model sees them
+    y = np.array(labels) == POSITIVE
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000, class_weight='balanced'))
+    p = cross_val_predict(clf, features(list(paths)), y, cv=GroupKFold(5), groups=list(patients), method='predict_proba')[:, 1]
+    wrong = (p >= 0.5) != y
+    print(f"jtt: the generic regression gets {wrong[~y].sum()} of {(~y).sum()} training normals and {wrong[y].sum()} of {y.sum()} pneumonias wrong", flush=True)
+    return wrong
+
+def _jtt_weights(df, lam):   # sampling weight of each row: `lam` for training films in `_generic_errors`, 1 otherwise, scaled so each class keeps its films' share
+    w = np.ones(len(df)); tr = np.flatnonzero(~df.is_valid.values)
+    d = df.iloc[tr]; w[tr[_generic_errors(tuple(d.path), tuple(d.label), tuple(d.patient))]] = lam
+    for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] *= len(k)/w[k].sum()
+    return w
+
+class _JTTBlock(_DATABLOCK):   # search-only knob: training films drawn by `_jtt_weights` (fastai's WeightedDL), validation as it is
+    lam = 5.
+    def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _jtt_weights(source, self.lam), **kw)
+
 class _PerChildBlock(_DATABLOCK):   # search-only knob: training films drawn by `_child_weights` (fastai's WeightedDL), validation as it is
     def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _child_weights(source), **kw)
 
@@ -341,7 +370,8 @@ def run(df, name, seed, subset=None, save=None):
     cutmix, dpr, sam = cfg.pop('cutmix', 0.), cfg.pop('drop_path', 0.), cfg.pop('sam', 0.)
     st = cfg.pop('subtype', False); _subtypes(st)
     pp, gam, flip = cfg.pop('pixpath', 0.), cfg.pop('gamma', 0.), cfg.pop('flip', 0.)
-    pm.DataBlock = _PerChildBlock if cfg.pop('per_child', False) else _DATABLOCK
+    jtt = cfg.pop('jtt', 0.); _JTTBlock.lam = jtt
+    pm.DataBlock = _PerChildBlock if cfg.pop('per_child', False) else _JTTBlock if jtt else _DATABLOCK
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_pixpath(pp), _RESIZE(*a, **k)]) if pp else
                  (lambda *a, **k: [_gamma(gam), _RESIZE(*a, **k)]) if gam else
