@@ -140,6 +140,15 @@ CONFIGS = {
     # shares kept. Those features tell training normals from test normals (AUC 0.87, bench/domain.py): the normals they
     # read as pneumonia are the ones sharing the cue the test normals carry, which the network should learn to look past
     'jtt':       dict(aug=FRAME_AUG, jtt=5.),
+    # framing plus a consistency penalty (AugMix's Jensen-Shannon term, Hendrycks et al. 2020, weight 12 as there): each
+    # training batch is seen a second time, re-framed at random (zoom 0.7 to 1.6, black fill), and the two views'
+    # predictions are pulled together. Augmentation alone shows a re-framed film with its label; this asks the same
+    # answer for both framings of one film, the invariance the framing check measures
+    'consist':   dict(aug=FRAME_AUG, consist=12.),
+    # framing with the classes balanced by drawing, not by weighting the loss: normal films drawn as often as pneumonia
+    # ones (fastai's WeightedDL, no class weights), so each normal film is seen about three times an epoch, each time
+    # framed anew, and each pneumonia film about two times in three: more views of the class the test set gets wrong
+    'oversample': dict(aug=FRAME_AUG, balance=None, oversample=True),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
     'eq':        dict(aug=MILD_AUG, pre='eq'),
     'autoc':     dict(aug=MILD_AUG, pre='autoc'),
@@ -205,6 +214,31 @@ class SAM(Callback):
             for m, mo in zip(bns, moms): m.momentum = mo
         with torch.no_grad():
             for p, e in zip(ps, es): p.sub_(e)
+
+class FramingConsistency(Callback):
+    "Search-only: a second, randomly re-framed view of each training batch and `lam` times the Jensen-Shannon divergence between the two views' predictions, added to the loss."
+    def __init__(self, lam=12., min_zoom=0.7, max_zoom=1.6): self.lam, self.min_zoom, self.max_zoom = lam, min_zoom, max_zoom
+    def before_fit(self):
+        from fastai.vision.augment import Normalize
+        nrm = next(t for t in self.dls.after_batch.fs if isinstance(t, Normalize))
+        self.mean, self.std = nrm.mean.as_subclass(torch.Tensor), nrm.std.as_subclass(torch.Tensor)
+    def reframe(self, x):   # each image zoomed by its own factor about a random centre that keeps it in the frame; zoom < 1 shrinks it inside black
+        b = x.size(0); mean, std = self.mean.to(x), self.std.to(x)
+        s = x.new_empty(b).uniform_(self.min_zoom, self.max_zoom); inv = 1/s; lim = (1 - inv).clamp(min=0)
+        theta = x.new_zeros(b, 2, 3); theta[:, 0, 0] = theta[:, 1, 1] = inv
+        theta[:, 0, 2] = (x.new_empty(b).uniform_() * 2 - 1) * lim; theta[:, 1, 2] = (x.new_empty(b).uniform_() * 2 - 1) * lim
+        grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+        raw = torch.nn.functional.grid_sample(x * std + mean, grid, padding_mode='zeros', align_corners=False)
+        return (raw - mean) / std
+    def after_loss(self):
+        if not self.training: return
+        F = torch.nn.functional
+        x = self.xb[0].as_subclass(torch.Tensor)
+        p1 = F.softmax(self.pred.as_subclass(torch.Tensor).float(), 1)
+        p2 = F.softmax(self.model(self.reframe(x)).as_subclass(torch.Tensor).float(), 1)
+        m = ((p1 + p2) / 2).clamp(1e-7, 1).log()
+        jsd = (F.kl_div(m, p1, reduction='batchmean') + F.kl_div(m, p2, reduction='batchmean')) / 2
+        self.learn.loss_grad = self.learn.loss_grad + self.lam * jsd
 
 def _squish_mat(x, max_squish=1.3, p=0.5):   # fastai affine matrix: stretch or squeeze the width alone, by up to `max_squish`
     from fastai.vision.augment import affine_mat, t0
@@ -353,6 +387,14 @@ class _JTTBlock(_DATABLOCK):   # search-only knob: training films drawn by `_jtt
     lam = 5.
     def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _jtt_weights(source, self.lam), **kw)
 
+def _class_weights_drawn(df):   # sampling weight of each row: 1/(films of its class among the training rows), so both classes are drawn equally often
+    w = np.ones(len(df))
+    for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] = 1/len(k)
+    return w
+
+class _OversampleBlock(_DATABLOCK):   # search-only knob: training films drawn by `_class_weights_drawn` (fastai's WeightedDL), validation as it is
+    def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _class_weights_drawn(source), **kw)
+
 class _PerChildBlock(_DATABLOCK):   # search-only knob: training films drawn by `_child_weights` (fastai's WeightedDL), validation as it is
     def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _child_weights(source), **kw)
 
@@ -370,13 +412,15 @@ def run(df, name, seed, subset=None, save=None):
     cutmix, dpr, sam = cfg.pop('cutmix', 0.), cfg.pop('drop_path', 0.), cfg.pop('sam', 0.)
     st = cfg.pop('subtype', False); _subtypes(st)
     pp, gam, flip = cfg.pop('pixpath', 0.), cfg.pop('gamma', 0.), cfg.pop('flip', 0.)
+    cons = cfg.pop('consist', 0.)
     jtt = cfg.pop('jtt', 0.); _JTTBlock.lam = jtt
-    pm.DataBlock = _PerChildBlock if cfg.pop('per_child', False) else _JTTBlock if jtt else _DATABLOCK
+    child, over = cfg.pop('per_child', False), cfg.pop('oversample', False)
+    pm.DataBlock = _PerChildBlock if child else _JTTBlock if jtt else _OversampleBlock if over else _DATABLOCK
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_pixpath(pp), _RESIZE(*a, **k)]) if pp else
                  (lambda *a, **k: [_gamma(gam), _RESIZE(*a, **k)]) if gam else
                  (lambda *a, **k: [_trivial(), _RESIZE(*a, **k)]) if triv else _RESIZE)
-    cbs = ([MixUp(mixup)] if mixup else []) + ([CutMix(cutmix)] if cutmix else []) + ([SAM(sam)] if sam else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else []) + ([FoldSubtypes()] if st else [])
+    cbs = ([MixUp(mixup)] if mixup else []) + ([CutMix(cutmix)] if cutmix else []) + ([SAM(sam)] if sam else []) + ([WeightAverage(avg)] if avg is not None else []) + ([FrozenBN()] if fbn else []) + ([MixStyle(mixst)] if mixst else []) + ([FoldSubtypes()] if st else []) + ([FramingConsistency(cons)] if cons else [])
     vl = dict(cbs=cbs) if cbs else {}
     if dpr: vl['drop_path_rate'] = dpr   # passed by fastai to timm.create_model
     pm.vision_learner = functools.partial(_VL, **vl) if vl else _VL
