@@ -146,7 +146,7 @@ CONFIGS = {
     # answer for both framings of one film, the invariance the framing check measures
     'consist':   dict(aug=FRAME_AUG, consist=12.),
     # framing with the classes balanced by drawing, not by weighting the loss: normal films drawn as often as pneumonia
-    # ones (fastai's WeightedDL, no class weights), so each normal film is seen about three times an epoch, each time
+    # ones (fastai's WeightedDL, no class weights), so each normal film is seen about twice an epoch (1.9 times), each time
     # framed anew, and each pneumonia film about two times in three: more views of the class the test set gets wrong
     'oversample': dict(aug=FRAME_AUG, balance=None, oversample=True),
     # framing with the NORMAL class weight doubled on top of the balanced weights: no class weights gave specificity
