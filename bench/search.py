@@ -361,10 +361,12 @@ def _with_flip(p, **kw):   # `xray_augmentations` plus fastai's horizontal Flip 
     return _AUG(**kw) + [Flip(p=p)]
 
 _DATABLOCK = pm.DataBlock
-def _child_weights(df):   # sampling weight of each row: 1/(films of its child), scaled so that each class's weights sum to its number of films
-    w = 1/df.groupby('patient').path.transform('size').values
-    for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] *= len(k)/w[k].sum()   # per class, among the training rows (fastai keeps theirs)
+def _keep_shares(df, w):   # `w` scaled so that each class's weights sum to its number of films, among the training rows (fastai keeps those alone)
+    for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] *= len(k)/w[k].sum()
     return w
+
+def _child_weights(df):   # sampling weight of each row: 1/(films of its child), class shares kept
+    return _keep_shares(df, 1/df.groupby('patient').path.transform('size').values)
 
 @functools.cache
 def _generic_errors(paths, labels, patients):   # JTT's error set, found by frozen ImageNet features: True where an out-of-fold regression is wrong
@@ -380,26 +382,20 @@ def _generic_errors(paths, labels, patients):   # JTT's error set, found by froz
     print(f"jtt: the generic regression gets {wrong[~y].sum()} of {(~y).sum()} training normals and {wrong[y].sum()} of {y.sum()} pneumonias wrong", flush=True)
     return wrong
 
-def _jtt_weights(df, lam):   # sampling weight of each row: `lam` for training films in `_generic_errors`, 1 otherwise, scaled so each class keeps its films' share
+def _jtt_weights(df, lam):   # sampling weight of each row: `lam` for training films in `_generic_errors`, 1 otherwise, class shares kept
     w = np.ones(len(df)); tr = np.flatnonzero(~df.is_valid.values)
     d = df.iloc[tr]; w[tr[_generic_errors(tuple(d.path), tuple(d.label), tuple(d.patient))]] = lam
-    for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] *= len(k)/w[k].sum()
+    return _keep_shares(df, w)
+
+def _balanced_draws(df):   # sampling weight of each row: scikit-learn's 'balanced' weights among the training rows, so both classes are drawn equally often
+    from sklearn.utils.class_weight import compute_sample_weight
+    w = np.ones(len(df)); tr = ~df.is_valid.values
+    w[tr] = compute_sample_weight('balanced', df.label.values[tr])
     return w
 
-class _JTTBlock(_DATABLOCK):   # search-only knob: training films drawn by `_jtt_weights` (fastai's WeightedDL), validation as it is
-    lam = 5.
-    def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _jtt_weights(source, self.lam), **kw)
-
-def _class_weights_drawn(df):   # sampling weight of each row: 1/(films of its class among the training rows), so both classes are drawn equally often
-    w = np.ones(len(df))
-    for _, k in df.groupby(['label', 'is_valid']).indices.items(): w[k] = 1/len(k)
-    return w
-
-class _OversampleBlock(_DATABLOCK):   # search-only knob: training films drawn by `_class_weights_drawn` (fastai's WeightedDL), validation as it is
-    def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _class_weights_drawn(source), **kw)
-
-class _PerChildBlock(_DATABLOCK):   # search-only knob: training films drawn by `_child_weights` (fastai's WeightedDL), validation as it is
-    def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, _child_weights(source), **kw)
+class _WeightedBlock(_DATABLOCK):   # search-only knob: training films drawn by `draw(df)` (fastai's WeightedDL), validation as it is
+    draw = None
+    def dataloaders(self, source, **kw): return self.weighted_dataloaders(source, type(self).draw(source), **kw)
 
 def stress(m, rows, probs):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}; zoom 1 from `probs`
     fs = framing_stress(m, rows, probs=probs).drop(columns='n')
@@ -417,9 +413,10 @@ def run(df, name, seed, subset=None, save=None):
     pp, gam, flip = cfg.pop('pixpath', 0.), cfg.pop('gamma', 0.), cfg.pop('flip', 0.)
     cons, nw = cfg.pop('consist', 0.), cfg.pop('normal_weight', 1.)
     pm.class_weights = (lambda rows: [w*f for w, f in zip(_CW(rows), [nw, 1.])]) if nw != 1 else _CW   # CLASSES order: NORMAL first
-    jtt = cfg.pop('jtt', 0.); _JTTBlock.lam = jtt
-    child, over = cfg.pop('per_child', False), cfg.pop('oversample', False)
-    pm.DataBlock = _PerChildBlock if child else _JTTBlock if jtt else _OversampleBlock if over else _DATABLOCK
+    jtt, child, over = cfg.pop('jtt', 0.), cfg.pop('per_child', False), cfg.pop('oversample', False)
+    _WeightedBlock.draw = (_child_weights if child else functools.partial(_jtt_weights, lam=jtt) if jtt else
+                           _balanced_draws if over else None)
+    pm.DataBlock = _WeightedBlock if _WeightedBlock.draw else _DATABLOCK
     pm.Resize = ((lambda *a, **k: [_normal_crop(*nz), _RESIZE(*a, **k)]) if nz else
                  (lambda *a, **k: [_pixpath(pp), _RESIZE(*a, **k)]) if pp else
                  (lambda *a, **k: [_gamma(gam), _RESIZE(*a, **k)]) if gam else
