@@ -14,6 +14,9 @@ training classes (0.5: no difference; far from it either way: a difference). The
 them together, cross-validated, for the same three pairs. With the runs.jsonl files of `bench/search.py`, it also
 prints, per statistic, the range over runs of its Spearman correlation with the probability of PNEUMONIA among test
 normals and among validation normals, and its median among the test normals each run flags and those it clears.
+With `--originals`, it asks whether the compression carries the texture: the full-size originals of each class,
+squashed to 224 px as the shared copy was (`bench/jpeg.py`'s `squash`), as written and after re-saving at libjpeg
+quality 75 first (the test normals' writer), beside the shared copies of the same films.
 Test labels are read to group the films, never to fit a model that is used elsewhere. A diagnosis: nothing here
 chooses a model or a threshold. Not a test: run by hand.
 """
@@ -30,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from pneumo_nb.core import data_dir
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import open_xray, split_by_patient
+from jpeg import jpeg, squash   # bench/jpeg.py: the originals squashed as the shared copy was
 
 def stats(item)->dict:
     "Plain statistics of one film, as the model opens it, in 8-bit gray."
@@ -56,6 +60,7 @@ def main():
     ap.add_argument('runs', nargs='*', help='runs.jsonl files written by bench/search.py (optional)')
     ap.add_argument('--data', default=None, help='folder with train/ and test/ (default: PNEUMO_DATA, ...)')
     ap.add_argument('--split-seed', type=int, default=42, help='patient split of the runs (bench/search.py: 42)')
+    ap.add_argument('--originals', default=None, help='the full-size originals (train/ and test/ inside), for the compression check')
     a = ap.parse_args()
     t = time.time()
     df = split_by_patient(index_images(data_dir(a.data)), seed=a.split_seed)
@@ -91,6 +96,19 @@ def main():
         print(f"\nover {n} runs (min and max): Spearman correlation with the probability of PNEUMONIA among test and validation"
               "\nnormals, and the median among the test normals each run flags and those it clears:")
         print(pd.DataFrame(res).groupby('statistic', sort=False).agg(['min', 'max']).round(3).to_string())
+    if a.originals: originals(Path(a.originals), Path(data_dir(a.data)))
     print(f"\n{time.time() - t:.0f} s")
+
+def originals(root, shared):
+    "Median texture statistics of the originals, squashed as written and after a quality-75 re-save, and of their shared copies."
+    rows = []
+    for f in sorted(p for p in root.glob('*/*/*') if p.is_file()):
+        im, g = open_xray(f).convert('L'), f'{f.parent.parent.name} {f.parent.name}'
+        rows += [dict(films=g, how='squashed as written', **stats(squash(im))), dict(films=g, how='re-saved at q75, squashed', **stats(squash(jpeg(im, 75))))]
+        if (c := shared/f.relative_to(root)).exists(): rows.append(dict(films=g, how='shared copy', **stats(c)))
+    print("\noriginals: median statistics (n: films)")
+    r = pd.DataFrame(rows).astype({'sharpness': float, 'noise': float, 'row_spread': float})
+    print(r.groupby(['films', 'how']).agg(n=('levels', 'size'), levels=('levels', 'median'), sharpness=('sharpness', 'median'),
+                                         noise=('noise', 'median'), row_spread=('row_spread', 'median')).round(2).to_string())
 
 if __name__ == '__main__': main()
