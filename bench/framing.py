@@ -78,6 +78,7 @@ def main():
     print("\nframing estimate (log-zoom) of the films as they are:")
     print(q.drop(columns=['min', 'max']).round(3).to_string())
     names = dict(zip(df.path.map(lambda p: Path(p).name), df.s))
+    if a.runs and len(names) != len(df): raise SystemExit("file names repeat across folders: runs.jsonl files name films by file name alone")
     rows = []
     for f in a.runs:
         for line in open(f):

@@ -76,12 +76,13 @@ def main():
     r = pd.DataFrame(rows).set_index('statistic')
     print(f"{len(df)} films (training includes the validation children), statistics in {time.time() - t:.0f} s\n")
     print(r.sort_values('AUC train N / test N').round(3).to_string())
-    X = StandardScaler().fit_transform(df[cols])
+    X = df[cols].to_numpy(float)
     print("\nall statistics together (logistic regression, 5-fold cross-validated ROC AUC):")
     for name, m0, m1 in [('training normals / test normals', trN, teN), ('training pneumonias / test pneumonias', trP, teP),
                          ('training normals / training pneumonias', trN, trP)]:
         print(f"  {name}: {joint(np.r_[X[m0], X[m1]], np.r_[np.zeros(m0.sum()), np.ones(m1.sum())]):.3f}")
     by_name = df.assign(name=df.path.map(lambda p: Path(p).name)).set_index('name')[cols]
+    if a.runs and not by_name.index.is_unique: raise SystemExit("file names repeat across folders: runs.jsonl files name films by file name alone")
     res = []
     for f in a.runs:
         for line in open(f):
