@@ -10,8 +10,8 @@ Our default's head is one linear layer on the body's pooled 1280 features, so th
 model this prints test accuracy, sensitivity, specificity and AUC, at a threshold chosen on validation by the model's
 own rule (95% recall on PNEUMONIA), for:
 - the head as trained;
-- a logistic regression refitted on the training films' features (balanced classes; C by grouped cross-validation
-  on validation AUC): is the end-to-end head worse than a plain refit of the same features?
+- a logistic regression refitted on the training films' features (balanced classes; C the one with the highest
+  validation AUC): is the end-to-end head worse than a plain refit of the same features?
 - DFR: a logistic regression fitted on the validation films' features only (children the body never trained on),
   NORMAL / bacterial / viral films weighted equally, C by grouped cross-validation; its threshold is chosen on the
   out-of-fold validation probabilities, then the model refitted on all of validation scores the test set.
