@@ -22,9 +22,10 @@ import argparse, time
 import numpy as np, torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.class_weight import compute_sample_weight
 from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
 from pneumo_nb.model import load_model, choose_threshold, metrics_table, training_split
@@ -36,9 +37,8 @@ def features(m, rows, bs=64):   # the body's pooled features and the trained hea
     f = torch.cat(fs)
     return f.cpu().numpy(), torch.softmax(head(f), 1)[:, 1].cpu().numpy()
 
-def hindsight(y, p, recall=.95):   # specificity at the first test threshold reaching `recall` (read with the test labels: a ceiling)
-    fpr, tpr, _ = roc_curve(y, p)
-    return 1 - fpr[np.argmax(tpr >= recall)]
+def hindsight(y, p, recall=.95):   # specificity at the threshold `choose_threshold` picks on the test labels themselves, as `bench/rules.py --hindsight` does: a ceiling
+    return metrics_table(y, p, choose_threshold(y, p, target_recall=recall), n_boot=0).value['specificity']
 
 def line(tag, y, p, t):
     r = metrics_table(y, p, t, n_boot=0).value
@@ -46,10 +46,6 @@ def line(tag, y, p, t):
           f"  AUC {r['roc_auc']:.4f}  hindsight spec {hindsight(y, p):.3f}", flush=True)
 
 def logreg(C, balanced=True): return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, class_weight='balanced' if balanced else None))
-
-def group_weights(kind):   # each kind of film (normal, bacteria, virus) weighs the same in all
-    k, n = np.unique(kind, return_counts=True); w = dict(zip(k, len(kind)/(len(k)*n)))
-    return np.array([w[x] for x in kind])
 
 def oof(C, X, y, g, w, folds=5, seed=0):   # out-of-fold probabilities of a refit on validation, children kept within one fold
     p = np.zeros(len(y))
@@ -62,7 +58,7 @@ def main():
     ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
     ap.add_argument('--data', help='dataset folder')
     ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
-    ap.add_argument('--Cs', default='0.001,0.01,0.1,1', help='inverse regularisation strengths tried (chosen by grouped cross-validation)')
+    ap.add_argument('--Cs', default='0.001,0.01,0.1,1', help='inverse regularisation strengths tried (for the training refit, the one of highest validation AUC; for DFR, of highest out-of-fold validation AUC)')
     args = ap.parse_args()
     idx, Cs = index_images(args.data), [float(c) for c in args.Cs.split(',')]
     for path in args.models:
@@ -77,12 +73,13 @@ def main():
         line(f'head as trained (val AUC {roc_auc_score(y["va"], pv):.4f})', y['te'], pt, choose_threshold(y['va'], pv, rule, rec))
         # refit on the training films' features; C by validation AUC
         fits = {C: logreg(C).fit(Xf, y['fit']) for C in Cs}
-        aucs = {C: roc_auc_score(y['va'], f.predict_proba(Xv)[:, 1]) for C, f in fits.items()}
-        C = max(aucs, key=aucs.get); f = fits[C]
-        line(f'refit on training, C {C:g} (val AUC {aucs[C]:.4f})', y['te'], f.predict_proba(Xt)[:, 1],
-             choose_threshold(y['va'], f.predict_proba(Xv)[:, 1], rule, rec))
+        pvs = {C: f.predict_proba(Xv)[:, 1] for C, f in fits.items()}
+        aucs = {C: roc_auc_score(y['va'], p) for C, p in pvs.items()}
+        C = max(aucs, key=aucs.get)
+        line(f'refit on training, C {C:g} (val AUC {aucs[C]:.4f})', y['te'], fits[C].predict_proba(Xt)[:, 1],
+             choose_threshold(y['va'], pvs[C], rule, rec))
         # DFR: fit on validation only, kinds balanced; C and threshold from out-of-fold probabilities
-        g, w = va.patient.values, group_weights(va.kind.values)
+        g, w = va.patient.values, compute_sample_weight('balanced', va.kind.values)   # normal, bacterial, viral films weigh the same in all
         ps = {C: oof(C, Xv, y['va'], g, w) for C in Cs}
         aucs = {C: roc_auc_score(y['va'], p) for C, p in ps.items()}
         C = max(aucs, key=aucs.get)

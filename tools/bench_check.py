@@ -25,7 +25,7 @@ def check(path:Path)->str|None:
     except SystemExit as e:
         if e.code not in (0, None): return f"--help exited with {e.code}"
         return None if 'usage:' in out.getvalue() else "--help printed no usage"
-    except BaseException as e:
+    except Exception as e:   # an import or parser error; Ctrl-C still stops the check
         return f"{type(e).__name__}: {e}\n" + ''.join(traceback.format_exception(e)[-3:])
     finally: sys.argv = argv
 
