@@ -265,12 +265,27 @@ def _check_labels(df:pd.DataFrame, what:str):
     if len(bad): raise PneumoError(f"{what}: {len(bad)} label(s) not in {CLASSES}, e.g. {bad.label.iloc[0]!r} for "
                                    f"{bad.path.iloc[0] if 'path' in bad else bad.index[0]}")
 
-def _check_meta(meta:dict, jf:Path):
-    "Raise `PneumoError` naming `jf` if a field `predict` relies on has the wrong type or range (a hand-edited or damaged description)."
+def _read_meta(jf:Path, # the description to read: a model's `model.json` or an ensemble's `ensemble.json`
+               fmt:str, # the `format` it must declare: `FORMAT` or `ENSEMBLE_FORMAT`
+               need:tuple, # the fields it must hold besides those `predict` relies on
+               fix:str, # what to do when its format version is not ours, for the message
+              )->dict:
+    "The description in `jf`, checked; a damaged, hand-edited or foreign one raises `PneumoError` naming `jf`."
+    kind = fmt.rsplit('.', 1)[-1]   # 'model' or 'ensemble'
+    try: meta = json.loads(jf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise PneumoError(f"{jf}: damaged {kind} description ({e})") from None
+    if not isinstance(meta, dict) or meta.get('format') != fmt: raise PneumoError(f"{jf}: not a pneumo_nb {kind} description")
+    if meta.get('format_version') != FORMAT_VERSION:
+        raise PneumoError(f"{jf}: {kind} format version {meta.get('format_version')} (pneumo_nb {meta.get('package_version')}); "
+                          f"this pneumo_nb ({pneumo_nb.__version__}) reads version {FORMAT_VERSION}: {fix} or use a matching pneumo_nb")
+    missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', *need) if k not in meta]
+    if missing: raise PneumoError(f"{jf}: {kind} description lacks {', '.join(missing)}")
+    if meta['classes'] != CLASSES: raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES}")
     _need(_real(meta['threshold']) and 0 <= meta['threshold'] <= 1, f"{jf}: threshold {meta['threshold']!r} is not a number between 0 and 1")
     _need(_whole(meta['size'], MIN_SIDE), f"{jf}: input size {meta['size']!r} is not a whole number of pixels >= {MIN_SIDE}")
     _need(all(isinstance(v, list) and len(v) == 3 and all(map(_real, v)) for v in (meta['mean'], meta['std'])) and min(meta['std']) > 0,
           f"{jf}: normalisation mean {meta['mean']!r}, std {meta['std']!r}: expected three numbers each, std above 0")
+    return meta
 
 def _load_items(items, errors):
     "Images for `items` (paths, PIL images, arrays), with an error text per item that cannot be read."
@@ -409,16 +424,7 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `Pneum
     jf, wf = d/'model.json', d/'weights.safetensors'
     for f in (jf, wf):
         if not f.exists(): raise PneumoError(f"{d}: not a pneumo_nb model folder ({f.name} is missing)")
-    try: meta = json.loads(jf.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise PneumoError(f"{jf}: damaged model description ({e})") from None
-    if not isinstance(meta, dict) or meta.get('format') != FORMAT: raise PneumoError(f"{jf}: not a pneumo_nb model description")
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise PneumoError(f"{jf}: model format version {meta.get('format_version')} (pneumo_nb {meta.get('package_version')}); "
-                          f"this pneumo_nb ({pneumo_nb.__version__}) reads version {FORMAT_VERSION}: retrain or use a matching pneumo_nb")
-    missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', 'weights_sha256') if k not in meta]
-    if missing: raise PneumoError(f"{jf}: model description lacks {', '.join(missing)}")
-    if meta['classes'] != CLASSES: raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES}")
-    _check_meta(meta, jf)
+    meta = _read_meta(jf, FORMAT, ('weights_sha256',), 'retrain')
     if file_hash(wf) != meta['weights_sha256']:
         raise PneumoError(f"{wf}: the weights do not match their checksum in model.json (truncated or modified file)")
     try: sd = load_file(wf)
@@ -833,16 +839,7 @@ def save(self:PneumoEnsemble, path:str|Path, # folder to write (created or repla
 def _load_ensemble(d:Path, cpu:bool)->PneumoEnsemble:
     "The ensemble saved in folder `d`; every member loaded by `load_model` and checked against the record."
     jf = d/'ensemble.json'
-    try: meta = json.loads(jf.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise PneumoError(f"{jf}: damaged ensemble description ({e})") from None
-    if not isinstance(meta, dict) or meta.get('format') != ENSEMBLE_FORMAT: raise PneumoError(f"{jf}: not a pneumo_nb ensemble description")
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise PneumoError(f"{jf}: ensemble format version {meta.get('format_version')} (pneumo_nb {meta.get('package_version')}); "
-                          f"this pneumo_nb ({pneumo_nb.__version__}) reads version {FORMAT_VERSION}: rebuild it or use a matching pneumo_nb")
-    missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', 'members') if k not in meta]
-    if missing: raise PneumoError(f"{jf}: ensemble description lacks {', '.join(missing)}")
-    if meta['classes'] != CLASSES: raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES}")
-    _check_meta(meta, jf)
+    meta = _read_meta(jf, ENSEMBLE_FORMAT, ('members',), 'rebuild it')
     recs = meta['members']
     ok = lambda r: (isinstance(r, dict) and isinstance(r.get('folder'), str)   # a plain folder name inside `d`, nothing like '../x'
                     and r['folder'] == Path(r['folder']).name and r['folder'] not in ('', '.', '..'))
