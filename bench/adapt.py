@@ -18,13 +18,13 @@ with the threshold chosen again on the validation films adapted to themselves, s
 the same way and the threshold is not simply moved by the adaptation.
 Adapting uses the test films without their labels; the labels only score the result. Not a test: run by hand.
 """
-import argparse, copy, time
+import copy, time
 import numpy as np, pandas as pd
 from torch import nn
 from sklearn.model_selection import StratifiedGroupKFold
-from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
-from pneumo_nb.model import PneumoModel, load_model, recalibrate_bn, choose_threshold, metrics_table, training_split
+from pneumo_nb.model import PneumoModel, load_model, recalibrate_bn, choose_threshold, metrics_table
+from _common import model_parser, splits   # bench/_common.py: the model scripts' arguments and splits
 
 def scores(m, rows): return m.predict(rows, progress=False).prob_pneumonia.values
 
@@ -59,21 +59,16 @@ def first_layers(m, va, te, yv, yt, ks):
             for s, p in pm.items(): line(f'first {k}/{n}, {tag}: adapted to 200, {s:.0%} pneumonia', yt, p, thr)
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
+    ap = model_parser(__doc__)
     ap.add_argument('--films', type=int, default=1000, help='clean training films for the recalibration')
     ap.add_argument('--reps', type=int, default=3, help='random halvings of the test patients')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
     ap.add_argument('--recalibrate-only', action='store_true', help='only the recalibration on clean training films')
     ap.add_argument('--first', help='comma-separated counts K: adapt only the first K BatchNorm layers (see above), nothing else')
     args = ap.parse_args()
     idx = index_images(args.data)
     for path in args.models:
         t0 = time.time(); m = load_model(path); tr = m.meta['training']
-        df = training_split(m, idx, args.split_seed)
-        fit, va, te = df[(df.split == 'train') & ~df.is_valid], df[df.is_valid], df[df.split == 'test']
-        yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
+        fit, va, te, yv, yt = splits(m, idx, args.split_seed)
         print(f"{path}: {m.meta['arch']} {m.size} px, seed {tr['seed']}, threshold {m.threshold:.3f}", flush=True)
         line('as trained', yt, scores(m, te), m.threshold)
         if args.first:

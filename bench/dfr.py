@@ -18,7 +18,7 @@ own rule (95% recall on PNEUMONIA), for:
 and, for each, the ceiling read with the test labels (specificity at 95% test sensitivity). The test labels only
 score; nothing is chosen on them. Not a test: run by hand.
 """
-import argparse, time
+import time
 import numpy as np, torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
@@ -28,7 +28,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.class_weight import compute_sample_weight
 from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
-from pneumo_nb.model import load_model, choose_threshold, metrics_table, training_split
+from pneumo_nb.model import load_model, choose_threshold, metrics_table
+from _common import model_parser, splits   # bench/_common.py: the model scripts' arguments and splits
 
 @torch.inference_mode()
 def features(m, rows, bs=64):   # the body's pooled features and the trained head's probabilities, for the films of `rows`
@@ -54,18 +55,14 @@ def oof(C, X, y, g, w, folds=5, seed=0):   # out-of-fold probabilities of a refi
     return p
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
+    ap = model_parser(__doc__)
     ap.add_argument('--Cs', default='0.001,0.01,0.1,1', help='inverse regularisation strengths tried (for the training refit, the one of highest validation AUC; for DFR, of highest out-of-fold validation AUC)')
     args = ap.parse_args()
     idx, Cs = index_images(args.data), [float(c) for c in args.Cs.split(',')]
     for path in args.models:
         t0 = time.time(); m = load_model(path)
-        df = training_split(m, idx, args.split_seed)
-        fit, va, te = df[(df.split == 'train') & ~df.is_valid], df[df.is_valid], df[df.split == 'test']
-        y = {k: (d.label == POSITIVE).astype(int).values for k, d in (('fit', fit), ('va', va), ('te', te))}
+        fit, va, te, yv, yt = splits(m, idx, args.split_seed)
+        y = {'fit': (fit.label == POSITIVE).astype(int).values, 'va': yv, 'te': yt}
         (Xf, _), (Xv, pv), (Xt, pt) = features(m, fit), features(m, va), features(m, te)
         rule, rec = m.meta['threshold_rule'], m.meta['target_recall']
         print(f"{path}: {m.meta['arch']} {m.size} px, seed {m.meta['training']['seed']}; {len(fit)} training, {len(va)} validation, "

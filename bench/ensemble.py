@@ -8,15 +8,13 @@ splits with seed 42: pass `--split-seed 42` for its models). Prints each member'
 and the ensemble's validation AUC, threshold and test metrics (accuracy, sensitivity, specificity, F1 macro, ROC AUC, with bootstrap 95% CIs for the
 ensemble), and the time taken. `--out` saves the ensemble (a folder, written atomically). Not a test: run by hand.
 """
-import argparse, time
+import time
 from pneumo_nb.obtain import index_images
 from pneumo_nb.model import load_model, ensemble, evaluate
+from _common import model_parser   # bench/_common.py: the model scripts' arguments and splits
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' shared patient split, when they do not record it")
+    ap = model_parser(__doc__, split_help="seed of the models' shared patient split, when they do not record it")
     ap.add_argument('--tta', action='store_true', help='choose the threshold on test-time-augmented probabilities')
     ap.add_argument('--out', help='save the ensemble to this folder')
     args = ap.parse_args()

@@ -9,7 +9,7 @@ them onto the validation children's films (white, in PIL's bundled font) would r
 For each model folder and each kind of mark, prints validation AUC and, per class, the median probability of
 PNEUMONIA and the share flagged at the model's own threshold. Only validation films are used. Not a test: run by hand.
 """
-import argparse, random, time
+import random, time
 import numpy as np
 from PIL import ImageDraw, ImageFont
 from sklearn.metrics import roc_auc_score
@@ -17,6 +17,7 @@ from pneumo_nb.core import POSITIVE
 from pneumo_nb.scrub import open_xray
 from pneumo_nb.obtain import index_images
 from pneumo_nb.model import load_model, training_split
+from _common import model_parser   # bench/_common.py: the model scripts' arguments and splits
 
 def mark(im, text:str, height:float, where:str, seed:int=0):
     "A copy of the grayscale `im` with `text` painted in white, `height` a fraction of the film's height, at `where`."
@@ -33,10 +34,7 @@ MARKS = {'none': None, 'R, 8%, top left': ('R', .08, 'top left'), 'R, 8%, top ri
          'R, 8%, anywhere': ('R', .08, 'anywhere')}
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
+    ap = model_parser(__doc__)
     args = ap.parse_args()
     idx = index_images(args.data)
     for path in args.models:

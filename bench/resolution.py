@@ -10,24 +10,19 @@ children of its split (`training_split`) and the official test set; the threshol
 by the model's own rule, then applied to the test set. Prints validation AUC, the threshold, and test accuracy,
 sensitivity, specificity and AUC. Not a test: run by hand.
 """
-import argparse, time
-from pneumo_nb.core import POSITIVE
+import time
 from pneumo_nb.obtain import index_images
-from pneumo_nb.model import load_model, choose_threshold, metrics_table, training_split
+from pneumo_nb.model import load_model, choose_threshold, metrics_table
+from _common import model_parser, splits   # bench/_common.py: the model scripts' arguments and splits
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
+    ap = model_parser(__doc__)
     ap.add_argument('--sizes', default='160,192,224', help='comma-separated input sizes, pixels')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
     args = ap.parse_args()
     idx = index_images(args.data)
     for path in args.models:
         m = load_model(path); trained = m.size
-        df = training_split(m, idx, args.split_seed)
-        va, te = df[df.is_valid], df[df.split == 'test']
-        yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
+        _, va, te, yv, yt = splits(m, idx, args.split_seed)
         print(f"{path}: {m.meta['arch']}, trained at {trained} px", flush=True)
         for s in map(int, args.sizes.split(',')):
             t0 = time.time(); m.meta['size'] = s   # `to_tensor` squashes every film to this side

@@ -13,13 +13,13 @@ inference, latency, loading and memory of that saved model, and its test metrics
 trains the same network (timm efficientnet_lite0, same offline ImageNet weights), same input size, same epochs,
 same images and patient split, with torchvision transforms and a hand-written loop.
 """
-import argparse, json, os, platform, resource, subprocess, sys, time, datetime
+import argparse, json, os, platform, resource, subprocess, time, datetime
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 
-from pneumo_nb.core import get_device, seed_everything, POSITIVE, CLASSES, DISCLAIMER
+from pneumo_nb.core import get_device, seed_everything, POSITIVE, DISCLAIMER
 from pneumo_nb.obtain import index_images
-from pneumo_nb.scrub import split_by_patient, class_weights, open_xray
+from pneumo_nb.scrub import split_by_patient, class_weights
 from pneumo_nb.model import train, load_model, evaluate, choose_threshold, metrics_table, xray_dataloaders, lite_state_dict
 import pneumo_nb
 

@@ -20,7 +20,7 @@ profile is what the model reads, flattening validation normals flags them too.
 Test labels are read only to pick the test normals. A diagnosis: nothing here chooses a model or a threshold. Not a
 test: run by hand.
 """
-import argparse, itertools, time
+import itertools, time
 import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
 from pneumo_nb.core import POSITIVE
@@ -28,6 +28,7 @@ from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import open_xray
 from pneumo_nb.interpret import reframe
 from pneumo_nb.model import load_model, training_split
+from _common import model_parser   # bench/_common.py: the model scripts' arguments and splits
 
 def flatten(im, f):
     "`im` in 8-bit gray with each row's mean moved the fraction `f` of the way to the film's mean."
@@ -41,10 +42,7 @@ def view(im, zoom, blur, flat=0.):
     return im.filter(ImageFilter.GaussianBlur(blur)) if blur else im
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
+    ap = model_parser(__doc__)
     ap.add_argument('--zooms', default='1,1.3', help='comma-separated zooms (1: as taken)')
     ap.add_argument('--blurs', default='0,0.35,0.5', help='comma-separated Gaussian blur radii in pixels (0: none)')
     ap.add_argument('--flattens', default='0', help="comma-separated fractions by which each film's row means are pulled to its mean (0: none)")

@@ -12,12 +12,12 @@ leave the corners mid-grey), also scored at the threshold chosen without it, as 
 models recorded `tta`. With several models, their averaged probabilities are scored too (an ensemble). Prints validation AUC, the threshold, and test accuracy, sensitivity, specificity and
 AUC. Not a test: run by hand.
 """
-import argparse, time
+import time
 import numpy as np, torch, torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
-from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
-from pneumo_nb.model import load_model, choose_threshold, metrics_table, training_split
+from pneumo_nb.model import load_model, choose_threshold, metrics_table
+from _common import model_parser, splits   # bench/_common.py: the model scripts' arguments and splits
 
 def _affine(x, m, s, angle=0., z=1.):
     "Rotate a normalised batch by `angle` and zoom it by `z` about its centre: in (z>1) crops, out (z<1) shrinks; black fills the border, as in training."
@@ -48,18 +48,13 @@ def score(m, yv, pv, yt, pt):
             f"  spec {r['specificity']:.3f}  AUC {r['roc_auc']:.3f}")
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
+    ap = model_parser(__doc__)
     args = ap.parse_args()
     idx = index_images(args.data)
     allv, allt = [], []
     for path in args.models:
         t0 = time.time(); m = load_model(path)
-        df = training_split(m, idx, args.split_seed)
-        va, te = df[df.is_valid], df[df.split == 'test']
-        yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
+        _, va, te, yv, yt = splits(m, idx, args.split_seed)
         pv, pt = view_probs(m, va), view_probs(m, te)
         print(f"{path}: {m.meta['arch']} at {m.size} px ({time.time()-t0:.0f} s)", flush=True)
         for name, views in list(SETS.items()) + [(k, [k]) for k in VIEWS if k not in ('id', 'tta')]:

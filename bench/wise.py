@@ -13,11 +13,11 @@ is chosen again on validation by the model's own rule. Prints validation AUC and
 for each alpha, and the model as trained for reference. The test labels only score; nothing is chosen on them.
 Not a test: run by hand.
 """
-import argparse, copy, time
+import copy, time
 import torch
-from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
-from pneumo_nb.model import PneumoModel, load_model, build_net, choose_threshold, training_split
+from pneumo_nb.model import PneumoModel, load_model, build_net, choose_threshold
+from _common import model_parser, splits   # bench/_common.py: the model scripts' arguments and splits
 from sklearn.metrics import roc_auc_score
 from adapt import scores, adapted, line   # bench/adapt.py: scoring, BatchNorm re-estimation on given films, one printed line
 
@@ -29,19 +29,14 @@ def mixed(m, start, alpha):   # copy of `m` whose body weights are (1 - alpha) `
     return c
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='model folders written by PneumoModel.save')
-    ap.add_argument('--data', help='dataset folder')
+    ap = model_parser(__doc__)
     ap.add_argument('--alphas', default='1,0.9,0.8,0.7,0.5', help='comma-separated weights of the fine-tuned body')
     ap.add_argument('--films', type=int, default=1000, help='clean training films for the BatchNorm statistics')
-    ap.add_argument('--split-seed', type=int, help="seed of the models' patient split, when the caller made it (bench/search.py: 42)")
     args = ap.parse_args()
     idx = index_images(args.data)
     for path in args.models:
         t0 = time.time(); m = load_model(path); tr = m.meta['training']
-        df = training_split(m, idx, args.split_seed)
-        fit, va, te = df[(df.split == 'train') & ~df.is_valid], df[df.is_valid], df[df.split == 'test']
-        yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
+        fit, va, te, yv, yt = splits(m, idx, args.split_seed)
         films = fit.sample(min(args.films, len(fit)), random_state=tr['seed'])   # the same films `train(recalibrate=...)` and bench/adapt.py use
         torch.manual_seed(0); start = build_net(m.meta['arch'], pretrained=True, head=m.meta['head'])
         print(f"{path}: {m.meta['arch']} {m.size} px, seed {tr['seed']}, threshold {m.threshold:.3f}", flush=True)

@@ -8,7 +8,7 @@ The scripts of `bench/` are run by hand, on the full data, and reach into the li
 test the library, not the scripts, so a renamed function would break a documented command unnoticed until someone
 reran it. Each script is run here as `python bench/<script> --help`, all in one process (the heavy imports are paid
 once): it must print its usage and exit 0, which needs every import at its top to resolve and its argument parser to
-be well formed. Nothing is trained or read. Exits 1 naming each script that fails, and why.
+be well formed (and, through those imports, the shared `bench/_common.py`). Nothing is trained or read. Exits 1 naming each script that fails, and why.
 """
 import contextlib, io, runpy, sys, traceback
 from pathlib import Path
@@ -30,7 +30,7 @@ def check(path:Path)->str|None:
     finally: sys.argv = argv
 
 def main():
-    scripts = [Path(p) for p in sys.argv[1:]] or sorted(BENCH.glob('*.py'))
+    scripts = [Path(p) for p in sys.argv[1:]] or sorted(p for p in BENCH.glob('*.py') if not p.name.startswith('_'))   # _common.py is a module
     sys.path.insert(0, str(BENCH))   # the scripts import each other, as they do when run from bench/
     bad = {p: e for p in scripts if (e := check(p))}
     for p, e in bad.items(): print(f"{p}: {e}")
