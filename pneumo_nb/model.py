@@ -432,7 +432,7 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `Pneum
     try: net = build_net(meta['arch'], pretrained=False, head=meta.get('head') or meta.get('training', {}).get('head', 'fastai'))
     except PneumoError as e: raise PneumoError(f"{jf}: {e}") from None
     try: net.load_state_dict(sd)
-    except RuntimeError as e: raise PneumoError(f"{wf}: the weights do not fit a {meta['arch']} network") from None
+    except RuntimeError: raise PneumoError(f"{wf}: the weights do not fit a {meta['arch']} network") from None
     m = PneumoModel(net, meta)
     if cpu: m.device = torch.device('cpu')
     return m
