@@ -13,11 +13,10 @@ import random, time
 import numpy as np
 from PIL import ImageDraw, ImageFont
 from sklearn.metrics import roc_auc_score
-from pneumo_nb.core import POSITIVE
 from pneumo_nb.scrub import open_xray
 from pneumo_nb.obtain import index_images
-from pneumo_nb.model import load_model, training_split
-from _common import model_parser   # bench/_common.py: the model scripts' arguments and splits
+from pneumo_nb.model import load_model
+from _common import model_parser, splits   # bench/_common.py: the model scripts' arguments and splits
 
 def mark(im, text:str, height:float, where:str, seed:int=0):
     "A copy of the grayscale `im` with `text` painted in white, `height` a fraction of the film's height, at `where`."
@@ -39,8 +38,7 @@ def main():
     idx = index_images(args.data)
     for path in args.models:
         t0 = time.time(); m = load_model(path)
-        va = training_split(m, idx, args.split_seed).query('is_valid')
-        y = (va.label == POSITIVE).values
+        _, va, _, y, _ = splits(m, idx, args.split_seed); y = y.astype(bool)
         ims = [open_xray(p) for p in va.path]
         print(f"{path}: {len(va)} validation films, threshold {m.threshold:.3f}", flush=True)
         for name, mk in MARKS.items():

@@ -27,8 +27,8 @@ from pneumo_nb.core import POSITIVE
 from pneumo_nb.obtain import index_images
 from pneumo_nb.scrub import open_xray
 from pneumo_nb.interpret import reframe
-from pneumo_nb.model import load_model, training_split
-from _common import model_parser   # bench/_common.py: the model scripts' arguments and splits
+from pneumo_nb.model import load_model
+from _common import model_parser, splits   # bench/_common.py: the model scripts' arguments and splits
 
 def flatten(im, f):
     "`im` in 8-bit gray with each row's mean moved the fraction `f` of the way to the film's mean."
@@ -53,8 +53,7 @@ def main():
     rows = []
     for path in args.models:
         t0 = time.time(); m = load_model(path)
-        df = training_split(m, idx, args.split_seed)
-        va, te = df[df.is_valid], df[(df.split == 'test') & (df.label != POSITIVE)]
+        _, va, te, _, _ = splits(m, idx, args.split_seed); te = te[te.label != POSITIVE]
         groups = {'validation normals': va[va.label != POSITIVE], 'validation pneumonias': va[va.label == POSITIVE], 'test normals': te}
         ims = {g: [open_xray(p) for p in d.path] for g, d in groups.items()}
         for z, b, f in itertools.product(zooms, blurs, flats):
