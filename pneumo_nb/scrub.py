@@ -56,7 +56,9 @@ def _frames(im:Image.Image)->str|None:
     if n > 1 and im.format != 'MPO' and not (im.format == 'TIFF' and _smaller_copies(im)):
         return f"{n} pages or frames in one {im.format or 'image'} file; pneumo_nb scores one film per file: save each film as an image of its own"
 
-def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I, float F
+_VIA = {'LAB': 'RGB', 'La': 'LA'} # modes Pillow turns into gray only through another: CIELab (a TIFF can hold it), premultiplied alpha
+
+def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, CMYK, LAB, 16-bit I;16 or I, float F, ...
             )->Image.Image: # 8-bit grayscale
     "Convert a radiograph to 8-bit grayscale. 16-bit images are scaled by the bit depth they use (8, 10, 12, 14 or 16 bits); float images in [0,1] by 255, other floats by their range; NaN or infinite pixels raise `PneumoError`."
     if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
@@ -71,6 +73,7 @@ def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, 16-bit I;16 or I,
             a = a*255/(2**bits-1)
         return Image.fromarray(a.round().clip(0, 255).astype(np.uint8), 'L')
     if im.mode in ('RGBA', 'LA', 'P', 'PA'): im = im.convert('RGBA').convert('RGB')
+    elif im.mode in _VIA: im = im.convert(_VIA[im.mode])
     return im.convert('L')
 
 def _unrecognised(path:Path)->str:
@@ -291,18 +294,23 @@ def _finish(im:Image.Image, what:str)->Image.Image:
     return g.convert('RGB')
 
 # %% ../nbs/02_scrub.ipynb #97af5c17
-def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,3) or (H,W,4), 8- or 16-bit or float
+def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,C) or (C,H,W) with C 1, 3 or 4 channels, 8- or 16-bit or float
              )->Image.Image: # 8-bit RGB image
     "Read a radiograph from a file, a PIL image or an array as 8-bit RGB; raise `PneumoError` naming the file if it cannot be read."
     if isinstance(item, Image.Image): return _finish(item, f'<{type(item).__name__}>')
     if isinstance(item, np.ndarray):
         what = f'array of shape {item.shape}'
         if item.dtype.kind not in 'uif': raise PneumoError(f"{what}, dtype {item.dtype}: expected integer or floating-point pixels")
-        a = item[..., :3] if item.ndim == 3 and item.shape[2] in (3, 4) else item
+        a = item
+        if a.ndim == 3 and a.shape[2] not in (1, 3, 4) and a.shape[0] in (1, 3, 4): a = a.transpose(1, 2, 0)   # channels first, as torch keeps them
+        if a.ndim == 3 and a.shape[2] == 1: a = a[..., 0]
+        elif a.ndim == 3 and a.shape[2] == 4: a = a[..., :3]
         if a.ndim not in (2, 3) or a.size == 0 or (a.ndim == 3 and a.shape[2] != 3):
-            raise PneumoError(f"{what}: expected (H,W), (H,W,3) or (H,W,4)")
+            raise PneumoError(f"{what}: expected (H,W), or 1, 3 or 4 channels (H,W,C) or (C,H,W)")
         if a.dtype == np.uint8: return _finish(Image.fromarray(np.ascontiguousarray(a)), what)
-        a = a.mean(2) if a.ndim == 3 else a
+        if a.ndim == 3:   # Pillow's luma weights, as for 8-bit RGB; whole numbers stay whole, so a 16-bit film is scaled by its bit depth whatever its channels
+            a = a @ np.array([.299, .587, .114])
+            if item.dtype.kind in 'ui': a = a.round().astype(np.int64)
         as_int = a.dtype.kind in 'ui' and a.max() < 2**31 and a.min() >= -2**31   # else: scaled by its range, as a float
         return _finish(Image.fromarray(a.astype(np.int32) if as_int else a.astype(np.float32), 'I' if as_int else 'F'), what)
     if not isinstance(item, (str, os.PathLike)):
