@@ -531,6 +531,9 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     _need(_real(confidence) and 0 < confidence < 1, f"confidence must be in (0, 1), got {confidence!r}")
     _need(subset is None or _whole(subset, 1), f"subset must be a whole number >= 1 or None, got {subset!r}")
     _need(_whole(recalibrate, 0), f"recalibrate must be a whole number >= 0, got {recalibrate!r}")
+    _need(_whole(seed, 0) and (split_seed is None or _whole(split_seed, 0)), f"seed and split_seed must be whole numbers >= 0 (split_seed may be None), got {seed!r} and {split_seed!r}")
+    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)),
+          f"data must be a dataset folder or an index DataFrame (from `index_images`), not {type(data).__name__}")
     if out is not None: check_output(_model_dir(out), folder=True, replaces=_is_model_dir)   # before training, not after it
     t0 = time.time()
     seed_everything(seed)
