@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
 from .obtain import index_images
-from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8, _upright
+from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8, open_xray
 
 # %% auto #0
 __all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry', 'xray_augmentations', 'plot_augmentations',
@@ -36,13 +36,15 @@ def plot_samples(df:pd.DataFrame, # index from `index_images`
                  n:int=5, # images per class
                  seed:int=42, # which images are drawn
                 ):
-    "A grid of `n` random radiographs per class, titled with the kind of pneumonia."
+    "A grid of `n` random radiographs per class (fewer if a class has fewer), titled with the kind of pneumonia."
+    if not (isinstance(n, int) and n >= 1): raise PneumoError(f"n must be a whole number >= 1, got {n!r}")
     fig, axs = plt.subplots(len(CLASSES), n, figsize=(2.2*n, 2.4*len(CLASSES)))
     for row, label in zip(np.atleast_2d(axs), CLASSES):
-        pick = df[df.label == label].sample(n=n, random_state=seed)
+        pick = df[df.label == label].sample(n=min(n, (df.label == label).sum()), random_state=seed)
+        for ax in row: ax.axis('off')
         for ax, (_, r) in zip(row, pick.iterrows()):
-            with Image.open(r.path) as im: ax.imshow(to_gray8(_upright(im)), cmap='gray')
-            ax.set_title(f"{label}\n{r.kind}", fontsize=8); ax.axis('off')
+            ax.imshow(open_xray(r.path).convert('L'), cmap='gray')   # as the model reads it: upright, any depth; a bad file is named
+            ax.set_title(f"{label}\n{r.kind}", fontsize=8)
     plt.close(fig)
     return fig
 
@@ -98,11 +100,13 @@ def plot_augmentations(path:str|Path, # one radiograph
                        seed:int=42, # which augmentations are drawn
                       ):
     "The same radiograph under `n` random training augmentations, as the model will see it."
+    if not (isinstance(n, int) and n >= 1): raise PneumoError(f"n must be a whole number >= 1, got {n!r}")
+    im = open_xray(path)   # the model's own reader: upright, 16-bit scaled, and an unreadable file named
     with fastai_quietly(): from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, set_seed
     set_seed(seed)
     dls = DataBlock(blocks=(ImageBlock, CategoryBlock), get_y=lambda p: 'x', splitter=lambda o: (list(range(n)), list(range(n, 2*n))),
                     item_tfms=Resize(size, method=ResizeMethod.Squish),
-                    batch_tfms=xray_augmentations()).dataloaders([Path(path)]*(2*n), bs=n, num_workers=0)
+                    batch_tfms=xray_augmentations()).dataloaders([im]*(2*n), bs=n, num_workers=0)
     xb, = dls.one_batch()[:1]
     fig, axs = plt.subplots(1, n, figsize=(1.8*n, 2))
     for ax, x in zip(axs, xb): ax.imshow(x.permute(1, 2, 0).clamp(0, 1).cpu().numpy()); ax.axis('off')

@@ -170,10 +170,16 @@ def check_image(path:str|Path, # an image file
     return r
 
 # %% ../nbs/02_scrub.ipynb #f9adc528
+def _check_index(df, need:set, who:str):
+    "Raise `PneumoError` unless `df` is a DataFrame with the columns `need`, saying what `who` got instead."
+    if not isinstance(df, pd.DataFrame): raise PneumoError(f"{who} needs an index DataFrame (from `index_images`), not {type(df).__name__}")
+    if (miss := need - set(df.columns)): raise PneumoError(f"{who}: the index lacks column(s) {', '.join(sorted(miss))}; it has {list(df.columns)} (make it with `index_images`)")
+
 def audit(df:pd.DataFrame, # index from `index_images`
           n_workers:int=8, # threads reading files in parallel
          )->pd.DataFrame: # `df` with ok, error, mode, width, height, bytes, md5, writer and dup_group columns
     "Check every image of `df`: readable or not, mode, size, content hash, the program that wrote it, duplicate group."
+    _check_index(df, {'path'}, 'audit')
     res = parallel(check_image, df.path.tolist(), n_workers=n_workers, threadpool=True, progress=show_progress())
     out = pd.concat([df.reset_index(drop=True), pd.DataFrame(list(res))], axis=1)
     dup = out[out.md5.notna()].groupby('md5').path.transform('size') > 1
@@ -230,6 +236,7 @@ def split_by_patient(df:pd.DataFrame, # index from `index_images`
                     )->pd.DataFrame: # `df` with a boolean `is_valid` column
     "Hold out whole patients from the train split, keeping the class ratio."
     from sklearn.model_selection import StratifiedGroupKFold
+    _check_index(df, {'split', 'label', 'patient'}, 'split_by_patient')
     if not 0 < valid_pct < 1: raise PneumoError(f"valid_pct must be between 0 and 1, got {valid_pct}")
     df = df.copy()
     df['is_valid'] = False
