@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
 from .obtain import index_images
-from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, to_gray8, open_xray
+from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, open_xray
 
 # %% auto #0
 __all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry', 'xray_augmentations', 'plot_augmentations',
@@ -59,7 +59,7 @@ def plot_intensity(df:pd.DataFrame, # index from `index_images`
         paths = df[df.label == label].path.sample(n=min(n, (df.label == label).sum()), random_state=seed)
         h = np.zeros(256)
         for p in paths:
-            with Image.open(p) as im: h += np.bincount(np.asarray(to_gray8(im)).ravel(), minlength=256)
+            h += np.bincount(np.asarray(open_xray(p).convert('L')).ravel(), minlength=256)   # the model's reader: 16-bit films at their own levels
         h /= h.sum()
         ax.plot(h, label=f"{label} (mean {np.dot(np.arange(256), h):.0f})")
     ax.set_xlabel('pixel intensity'); ax.set_ylabel('share of pixels'); ax.legend()
