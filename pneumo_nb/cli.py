@@ -264,10 +264,14 @@ def cmd_audit(a):
         with atomic_path(a.out) as t: res.to_csv(t, index=False)
     return 0 if bad.empty else 1
 
+def _data(a):
+    "The `--data` folder, checked (never downloaded); None without one, for the library to find or download once it has checked the other arguments."
+    return data_dir(a.data) if a.data else None
+
 def cmd_train(a):
     from pneumo_nb.model import train
     _check_model_out(a.out)   # before finding (or downloading) the data
-    m = train(data_dir(a.data), out=a.out, **_train_kwargs(a))
+    m = train(_data(a), out=a.out, **_train_kwargs(a))
     print(f"{m}\nsaved to {a.out}")
     return 0
 
@@ -287,7 +291,7 @@ def cmd_evaluate(a):
 def cmd_ensemble(a):
     from pneumo_nb.model import load_model, ensemble
     _check_model_out(a.out)
-    ens = ensemble([load_model(m, cpu=a.cpu) for m in a.models], index_images(data_dir(a.data)), split_seed=a.split_seed, tta=a.tta,
+    ens = ensemble([load_model(m, cpu=a.cpu) for m in a.models], _data(a), split_seed=a.split_seed, tta=a.tta,
                    rule=a.rule, target_recall=a.target_recall, confidence=a.confidence)
     ens.save(a.out)
     print(f"{ens}\nsaved to {a.out}")
