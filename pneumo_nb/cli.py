@@ -346,10 +346,12 @@ def cmd_rethreshold(a):
 
 # %% ../nbs/06_cli.ipynb #c5de9149
 def cmd_run(a):
-    from pneumo_nb.model import train, load_model, evaluate
+    from pneumo_nb.model import train, load_model, evaluate, check_train_args
     from pneumo_nb.explore import explore
     from pneumo_nb.interpret import interpret
     t0, times = time.time(), {}
+    check_train_args(**_train_kwargs(a))   # a wrong argument stops the run before the data is sought, audited or downloaded
+    if a.lime_samples < 1: raise PneumoError(f"lime-samples must be at least 1, got {a.lime_samples}")
     out = Path(a.out); _check_model_out(out/'model')   # creates `out`
     root = data_dir(a.data)
     _log(f"data: {root}")

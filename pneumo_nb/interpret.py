@@ -281,6 +281,8 @@ def lime_explain(model:PneumoModel, # a trained model
     from unittest import mock
     from tqdm.auto import tqdm
     _check_model(model)
+    for k, v in (('num_samples', num_samples), ('num_features', num_features)):
+        if not (isinstance(v, int) and v >= 1): raise PneumoError(f"{k} must be a whole number >= 1, got {v!r}")
     img = np.asarray(open_xray(item).resize((model.size, model.size), Image.Resampling.BILINEAR))
     def fn(batch):   # LIME's perturbed films straight to the network: hiding every superpixel gives a blank film, which `predict` refuses
         p = model._forward(torch.stack([model.to_tensor(Image.fromarray(b)) for b in batch]), model.tta)

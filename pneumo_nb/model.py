@@ -6,11 +6,12 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/model.html.md"""
 
 # %% ../nbs/04_model.ipynb #b9716af6
 from __future__ import annotations
-import copy, json, numbers, os, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
+import copy, json, numbers, os, inspect, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
 from fastcore.basics import patch
 from fastcore.meta import delegates
 from fastcore.parallel import parallel
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -29,8 +30,8 @@ from .explore import xray_augmentations
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'RULES', 'FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ITERATIONS', 'xray_dataloaders',
            'lite_state_dict', 'SmallCNN', 'DenseNet', 'build_net', 'choose_threshold', 'new_film_recall',
-           'metrics_table', 'PneumoModel', 'load_model', 'recalibrate_bn', 'train', 'training_split', 'predict',
-           'Evaluation', 'evaluate', 'PneumoEnsemble', 'ensemble', 'compare']
+           'metrics_table', 'PneumoModel', 'load_model', 'recalibrate_bn', 'train', 'check_train_args',
+           'training_split', 'predict', 'Evaluation', 'evaluate', 'PneumoEnsemble', 'ensemble', 'compare']
 
 # %% ../nbs/04_model.ipynb #cf215904
 def _need(ok:bool, msg:str):
@@ -519,21 +520,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           progress:bool|None=None, # progress bars; by default in notebooks and terminals only
          )->PneumoModel:
     "Train a pneumonia screening model with fastai transfer learning; choose its threshold on validation."
-    _need(_whole(epochs, 0) and _whole(freeze_epochs, 0) and epochs + freeze_epochs > 0,
-          f"epochs and freeze_epochs must be whole numbers >= 0, not both 0; got {epochs!r} and {freeze_epochs!r}")
-    _need(_whole(size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {size!r}")
-    _need(_whole(bs, 2), f"bs must be a whole number >= 2 (BatchNorm needs two films a batch), got {bs!r}")
-    _need(lr is None or (_real(lr) and lr > 0), f"lr must be a positive number, or None for `lr_find`, got {lr!r}")
-    _need(_real(lr_ratio) and lr_ratio > 0, f"lr_ratio must be a positive number, got {lr_ratio!r}")
-    _need(wd is None or (_real(wd) and wd >= 0), f"wd must be a number >= 0 or None, got {wd!r}")
-    _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
-    _need(threshold_rule in RULES, f"unknown threshold rule {threshold_rule!r}: {_USE_RULES}")
-    _need(_real(confidence) and 0 < confidence < 1, f"confidence must be in (0, 1), got {confidence!r}")
-    _need(subset is None or _whole(subset, 1), f"subset must be a whole number >= 1 or None, got {subset!r}")
-    _need(_whole(recalibrate, 0), f"recalibrate must be a whole number >= 0, got {recalibrate!r}")
-    _need(_whole(seed, 0) and (split_seed is None or _whole(split_seed, 0)), f"seed and split_seed must be whole numbers >= 0 (split_seed may be None), got {seed!r} and {split_seed!r}")
-    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)),
-          f"data must be a dataset folder or an index DataFrame (from `index_images`), not {type(data).__name__}")
+    check_train_args(**locals())   # every argument, before any data is sought, read or downloaded
     if out is not None: check_output(_model_dir(out), folder=True, replaces=_is_model_dir)   # before training, not after it
     t0 = time.time()
     seed_everything(seed)
@@ -545,7 +532,6 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed)
     if subset: df = _subset(df, subset, seed)
     if balance == 'downsample': df = downsample(df, seed)
-    elif balance not in ('weights', None): raise PneumoError(f"balance must be 'weights', 'downsample' or None, not {balance!r}")
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
     for part, rows in (('training', fit_rows), ('validation', df[(df.split == 'train') & df.is_valid])):   # both classes, or no model and no threshold
         _need(set(rows.label) == set(CLASSES), f"the {part} films hold no {' or '.join(sorted(set(CLASSES) - set(rows.label)))}: both classes are needed")
@@ -612,6 +598,35 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     meta['training']['seconds'] = round(time.time() - t0, 1)
     if out is not None: model.save(out)
     return model
+
+def check_train_args(**kw # `train`'s arguments by name; its defaults fill in the rest
+                    ):
+    "Check `train`'s arguments without touching any data; `PneumoError` names the first wrong one. `train` starts with it, and `pneumo run` calls it before it looks for the data."
+    b = inspect.signature(train).bind(**kw); b.apply_defaults(); a = SimpleNamespace(**b.arguments)
+    _need(_whole(a.epochs, 0) and _whole(a.freeze_epochs, 0) and a.epochs + a.freeze_epochs > 0,
+          f"epochs and freeze_epochs must be whole numbers >= 0, not both 0; got {a.epochs!r} and {a.freeze_epochs!r}")
+    _need(_whole(a.size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {a.size!r}")
+    _need(_whole(a.bs, 2), f"bs must be a whole number >= 2 (BatchNorm needs two films a batch), got {a.bs!r}")
+    _need(a.lr is None or (_real(a.lr) and a.lr > 0), f"lr must be a positive number, or None for `lr_find`, got {a.lr!r}")
+    _need(_real(a.lr_ratio) and a.lr_ratio > 0, f"lr_ratio must be a positive number, got {a.lr_ratio!r}")
+    _need(a.wd is None or (_real(a.wd) and a.wd >= 0), f"wd must be a number >= 0 or None, got {a.wd!r}")
+    _need(_real(a.valid_pct) and 0 < a.valid_pct < 1, f"valid_pct must be between 0 and 1, got {a.valid_pct!r}")
+    _need(_real(a.target_recall) and 0 < a.target_recall <= 1, f"target_recall must be in (0, 1], got {a.target_recall!r}")
+    _need(a.threshold_rule in RULES, f"unknown threshold rule {a.threshold_rule!r}: {_USE_RULES}")
+    _need(_real(a.confidence) and 0 < a.confidence < 1, f"confidence must be in (0, 1), got {a.confidence!r}")
+    _need(a.subset is None or _whole(a.subset, 1), f"subset must be a whole number >= 1 or None, got {a.subset!r}")
+    _need(_whole(a.recalibrate, 0), f"recalibrate must be a whole number >= 0, got {a.recalibrate!r}")
+    _need(_whole(a.seed, 0) and (a.split_seed is None or _whole(a.split_seed, 0)),
+          f"seed and split_seed must be whole numbers >= 0 (split_seed may be None), got {a.seed!r} and {a.split_seed!r}")
+    _need(a.data is None or isinstance(a.data, (pd.DataFrame, str, os.PathLike)),
+          f"data must be a dataset folder or an index DataFrame (from `index_images`), not {type(a.data).__name__}")
+    _need(a.balance in ('weights', 'downsample', None), f"balance must be 'weights', 'downsample' or None, not {a.balance!r}")
+    _need(isinstance(a.arch, str), f"arch must be a name, not {type(a.arch).__name__}")
+    _arch(a.arch); _head_kwargs(a.head)   # unknown names raise
+    if isinstance(a.augment, dict):
+        try: xray_augmentations(**a.augment)
+        except TypeError as e: raise PneumoError(f"augment: {e}") from None
+
 
 # %% ../nbs/04_model.ipynb #e1269899
 def training_split(model:PneumoModel, # a trained or loaded model
