@@ -57,11 +57,13 @@ def labelled_films(source:str|Path, # a folder holding NORMAL/ and PNEUMONIA/ fo
             rows += [(str(f), c) for f in files]
         return pd.DataFrame(rows, columns=['path', 'label'])
     if not src.is_file(): raise PneumoError(f"{src}: no such file or folder")
-    try: df = pd.read_csv(src)
+    try: df = pd.read_csv(src, dtype=str, keep_default_na=False)   # text as written: a file named NA stays a name, an empty cell stays empty
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise PneumoError(f"{src}: not a readable CSV file ({str(e).splitlines()[0]})") from None
     if not {'path', 'label'} <= set(df.columns): raise PneumoError(f"{src}: needs `path` and `label` columns; it has {list(df.columns)}")
-    paths = [Path(q) if Path(q).is_absolute() else src.parent/q for q in df.path.astype(str)]
+    if (empty := [i + 2 for i, q in enumerate(df.path) if not q.strip()]):   # line numbers as an editor shows them (the header is line 1)
+        raise PneumoError(f"{src}: {len(empty)} row(s) with an empty path, on line(s) {', '.join(map(str, empty[:5]))}{' ...' if len(empty) > 5 else ''}")
+    paths = [Path(q) if Path(q).is_absolute() else src.parent/q for q in df.path]
     return pd.DataFrame(dict(path=[str(q) for q in paths], label=df.label.values))
 
 # %% ../nbs/06_cli.ipynb #929c7775
