@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #db1becb6
 from __future__ import annotations
-import argparse, json, sys, time, warnings, datetime
+import argparse, json, os, sys, time, warnings, datetime
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -25,7 +25,7 @@ def collect_images(paths:list, # files and folders
     files, notes = [], []
     for p in map(Path, paths):
         if p.is_dir():
-            every = [f for f in p.rglob('*') if f.is_file() and not f.name.startswith('.')]
+            every = [f for f in p.rglob('*') if (f.is_file() or (f.is_symlink() and not f.exists())) and not f.name.startswith('.')]   # a broken link gets its row too
             found = sorted(f for f in every if f.suffix.lower() in IMAGE_EXTS)
             kinds = Counter(f.suffix.lower() or '(none)' for f in every)
             dicom = kinds.pop('.dcm', 0) + kinds.pop('.dicom', 0)
@@ -38,7 +38,11 @@ def collect_images(paths:list, # files and folders
         else:
             files.append(p)
             if not p.exists(): notes.append(f"{p}: no such file or folder")
-    return files, notes
+    once = {}
+    for f in files: once.setdefault(os.path.abspath(f), f)   # the first mention is kept, in order; links are not resolved
+    once = list(once.values())
+    if len(once) < len(files): notes.append(f"{len(files) - len(once)} file(s) named more than once (on the command line or inside a folder given): screened once")
+    return once, notes
 
 # %% ../nbs/06_cli.ipynb #c6a10002
 def labelled_films(source:str|Path, # a folder holding NORMAL/ and PNEUMONIA/ folders, or a CSV file with `path` and `label` columns

@@ -325,7 +325,7 @@ def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,C) or (C,H,W)
     if re.match(r'[a-z][a-z0-9+.-]*://', str(item), re.I):
         raise PneumoError(f"{item}: a URL; only local files are read (download it first)")
     path = Path(item)
-    if not path.exists(): raise PneumoError(f"{path}: file not found")
+    if not path.exists(): raise PneumoError(f"{path}: a broken link (to {os.readlink(path)})" if path.is_symlink() else f"{path}: file not found")
     if path.is_dir(): raise PneumoError(f"{path}: is a folder, not an image: pass its image files, or screen it with `pneumo predict`, which searches folders")
     if path.stat().st_size == 0: raise PneumoError(f"{path}: empty file (0 bytes)")
     try:
