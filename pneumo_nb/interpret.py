@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image, ImageOps
 from .core import *
 from .scrub import open_xray
-from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet
+from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet, _need, _whole
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_curves', 'expected_calibration_error', 'fit_temperature', 'plot_reliability', 'plot_gallery',
@@ -105,6 +105,7 @@ def plot_reliability(src, # an `Evaluation`, or a `PneumoModel` with `items`
                     ):
     "Reliability diagram with the expected calibration error, before (and after) temperature scaling."
     from sklearn.calibration import calibration_curve
+    _need(_whole(n_bins, 1), f"n_bins must be a whole number >= 1, got {n_bins!r}")
     ev = _as_eval(src, items)
     y, p = (ev.preds.truth == POSITIVE).astype(int).values, ev.preds.prob_pneumonia.values
     curves = {'model': p}
@@ -142,6 +143,7 @@ def plot_gallery(src, # an `Evaluation`, or a `PneumoModel` with `items`
                 ):
     "Images of one cell of the confusion matrix, with their probability of PNEUMONIA."
     if cell not in _CELLS: raise PneumoError(f"cell must be one of {', '.join(_CELLS)}, not {cell!r}")
+    _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
     ev = _as_eval(src, items)
     t, pr, title = _CELLS[cell]
     d = ev.preds.assign(y=(ev.preds.truth == POSITIVE).astype(int), yhat=(ev.preds.prob_pneumonia >= ev.threshold).astype(int))
@@ -153,10 +155,11 @@ def plot_top_losses(src, # an `Evaluation`, or a `PneumoModel` with `items`
                     n:int=8, # images shown
                    ):
     "The `n` images with the highest cross-entropy loss: the most confident mistakes."
+    _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
     ev = _as_eval(src, items)
     p = ev.preds.prob_pneumonia.clip(1e-7, 1-1e-7)
     loss = -np.where(ev.preds.truth == POSITIVE, np.log(p), np.log(1-p))
-    return _grid(ev.preds.assign(loss=loss).nlargest(n, 'loss'), f"top {n} losses")
+    return _grid(ev.preds.assign(loss=loss).nlargest(n, 'loss'), f"top {min(n, len(ev.preds))} losses")
 
 # %% ../nbs/05_interpret.ipynb #4a6dfc55
 def missed_by_kind(src, # an `Evaluation`, or a `PneumoModel` with `items`
@@ -256,6 +259,8 @@ def framing_stress(model:PneumoModel, # a trained model
     _check_model(model)
     if not {'path', 'label'} <= set(items.columns): raise PneumoError("framing_stress needs `path` and `label` columns")
     if not len(items): raise PneumoError("framing_stress needs at least one image")
+    _need(len(zooms) > 0, "framing_stress needs at least one zoom")
+    _need(_whole(bs, 1), f"bs must be a whole number >= 1, got {bs!r}")
     if probs is not None: probs = _given_probs(probs, items)
     def _probs(ims, z, i):   # reframe(im, 1) is the film itself, pixel for pixel
         if z == 1 and probs is not None: return probs[i:i+len(ims)]

@@ -696,6 +696,7 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
     "Score `model` on labelled images at its validation-chosen threshold: metrics with 95% CIs and a confusion matrix."
     from sklearn.metrics import confusion_matrix
     model = _as_model(model, 'evaluate')
+    _need(_whole(n_boot, 0), f"n_boot must be a whole number >= 0, got {n_boot!r}")
     _need(items is None or isinstance(items, (pd.DataFrame, str, os.PathLike)),
           f"items must be an index DataFrame (`path` and `label` columns) or a dataset folder, not {type(items).__name__}")
     df = items if isinstance(items, pd.DataFrame) else index_images(items)
