@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/obtain.html.md"""
 
 # %% ../nbs/01_obtain.ipynb #5b3afb21
 from __future__ import annotations
-import os, re, shutil, tempfile, warnings, zipfile, urllib.request, urllib.error
+import os, re, shutil, tempfile, warnings, zipfile, urllib.request, urllib.error, urllib.parse
 from pathlib import Path
 import pandas as pd
 from .core import *
@@ -75,7 +75,9 @@ def extract_dataset(archive:str|Path, # a verified zip of the dataset
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='.extract-', dir=dest) as tmp:
         tmp = Path(tmp)
-        with zipfile.ZipFile(archive) as z:
+        try: z = zipfile.ZipFile(archive)
+        except (zipfile.BadZipFile, OSError) as e: raise PneumoError(f"{archive}: not a valid zip archive ({e})") from None
+        with z:
             for m in z.infolist():
                 if m.filename.startswith('__MACOSX') or '/.' in '/'+m.filename: continue
                 if not (tmp/m.filename).resolve().is_relative_to(tmp.resolve()):
@@ -97,6 +99,8 @@ def download(url:str=DEFAULT_URL, # where the zip is served; Mendeley's ChestXRa
              timeout:float=60, # seconds to wait for the server
             )->Path: # the dataset folder (with `train/` and `test/`)
     "Download the chest X-ray archive (resuming a partial file), verify it and extract it atomically."
+    if urllib.parse.urlsplit(url).scheme.lower() not in ('http', 'https', 'ftp', 'file'):
+        raise PneumoError(f"{url}: not an address to download from (http, https, ftp or file)")
     dest = Path(dest or cache_dir()).expanduser()
     if not force and (root := find_dataset(dest)) is not None: return root
     dest.mkdir(parents=True, exist_ok=True)
