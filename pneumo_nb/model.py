@@ -179,6 +179,16 @@ def _check_rule(rule:str, n_pos:int, target_recall:float, confidence:float=0.9):
     _need(k >= 1, f"the {rule!r} rule needs at least {_rule_films(rule, target_recall, confidence)} PNEUMONIA films to promise recall "
           f"{target_recall:g} on new films" + (f" with {confidence*100:g}% confidence" if rule == 'confident' else '') + f", got {n_pos}")
 
+def _labels_probs(y, p, who:str)->tuple:
+    "`y` and `p` as arrays, or `PneumoError` naming `who`: one label (0 or 1) and one finite probability in [0, 1] per film."
+    y = np.asarray(y)
+    try: p = np.asarray(p, dtype=float)
+    except (TypeError, ValueError): raise PneumoError(f"{who}: probabilities must be numbers") from None
+    _need(y.ndim == 1 and p.shape == y.shape, f"{who}: {y.size} labels and {p.size} probabilities; give one of each per film")
+    _need(np.isin(y, (0, 1)).all(), f"{who}: labels must be 0 (NORMAL) or 1 (PNEUMONIA); got {sorted(map(str, set(y.tolist()) - {0, 1}))[:5]}")
+    _need(bool(np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()), f"{who}: probabilities must be between 0 and 1 (no NaN)")
+    return y.astype(int), p
+
 def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
                      p:np.ndarray, # predicted probability of PNEUMONIA
                      rule:str='recall', # 'recall': highest threshold reaching `target_recall` on these films; 'conformal': on new films, on average; 'confident': on new films, with probability `confidence`; 'f1': best F1
@@ -187,7 +197,7 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
                     )->float: # the decision threshold: PNEUMONIA when prob >= threshold
     "Pick the decision threshold on validation predictions (or on a site's own films)."
     from sklearn.metrics import roc_curve, precision_recall_curve
-    y, p = np.asarray(y), np.asarray(p, dtype=float)
+    y, p = _labels_probs(y, p, 'choose_threshold')
     if len(set(y)) < 2: raise PneumoError("choosing a threshold needs both classes among the validation images")
     _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
     pos = np.sort(p[y == 1]); _check_rule(rule, len(pos), target_recall, confidence)
@@ -234,7 +244,7 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
                  )->pd.DataFrame: # one row per metric: value, ci_low, ci_high
     "Screening metrics at `threshold`, with 95% bootstrap confidence intervals."
     from sklearn.metrics import accuracy_score, recall_score, precision_score, f1_score, roc_auc_score, average_precision_score
-    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
+    y, p = _labels_probs(y, p, 'metrics_table')
     yhat = (p >= threshold).astype(int)
     both = len(set(y)) == 2
     val = dict(accuracy=accuracy_score(y, yhat), sensitivity=recall_score(y, yhat, zero_division=np.nan),
@@ -393,6 +403,7 @@ class PneumoModel:
 
 # %% ../nbs/04_model.ipynb #23e9e39a
 def _model_dir(path):
+    _need(isinstance(path, (str, os.PathLike)) and str(path) != '', f"a model is saved to a folder: give its path, not {path!r}")
     p = Path(path)
     return p.parent if p.name in ('model.json', 'weights.safetensors', 'ensemble.json') else p
 
