@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #cb371f8f
 from __future__ import annotations
-import os, sys, random, hashlib, tempfile, shutil, contextlib, warnings
+import numbers, os, sys, random, hashlib, tempfile, shutil, contextlib, warnings
 from pathlib import Path
 import numpy as np
 
@@ -24,6 +24,15 @@ DISCLAIMER = ("pneumo_nb is a research and screening aid, not a diagnosis: every
 # %% ../nbs/00_core.ipynb #91ab9f7f
 class PneumoError(Exception):
     "An error caused by the user's input: its message names the file and the problem."
+
+# %% ../nbs/00_core.ipynb #958d7811
+def _need(ok:bool, msg:str):
+    "Raise `PneumoError(msg)` unless `ok`: argument checks that name the argument and what it got, before any work starts."
+    if not ok: raise PneumoError(msg)
+
+def _whole(x, lo:int)->bool: return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= lo
+def _real(x)->bool: return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
+
 
 # %% ../nbs/00_core.ipynb #36c3d075
 def cache_dir()->Path: # the user cache folder of pneumo_nb

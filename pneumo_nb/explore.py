@@ -12,6 +12,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
+from .core import _need, _whole
 from .obtain import index_images
 from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, open_xray
 
@@ -37,7 +38,7 @@ def plot_samples(df:pd.DataFrame, # index from `index_images`
                  seed:int=42, # which images are drawn
                 ):
     "A grid of `n` random radiographs per class (fewer if a class has fewer), titled with the kind of pneumonia."
-    if not (isinstance(n, int) and n >= 1): raise PneumoError(f"n must be a whole number >= 1, got {n!r}")
+    _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
     fig, axs = plt.subplots(len(CLASSES), n, figsize=(2.2*n, 2.4*len(CLASSES)))
     for row, label in zip(np.atleast_2d(axs), CLASSES):
         pick = df[df.label == label].sample(n=min(n, (df.label == label).sum()), random_state=seed)
@@ -100,7 +101,7 @@ def plot_augmentations(path:str|Path, # one radiograph
                        seed:int=42, # which augmentations are drawn
                       ):
     "The same radiograph under `n` random training augmentations, as the model will see it."
-    if not (isinstance(n, int) and n >= 1): raise PneumoError(f"n must be a whole number >= 1, got {n!r}")
+    _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
     im = open_xray(path)   # the model's own reader: upright, 16-bit scaled, and an unreadable file named
     with fastai_quietly(): from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, set_seed
     set_seed(seed)

@@ -12,8 +12,9 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from PIL import Image, ImageOps
 from .core import *
+from .core import _need, _whole
 from .scrub import open_xray
-from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet, _need, _whole
+from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_curves', 'expected_calibration_error', 'fit_temperature', 'plot_reliability', 'plot_gallery',

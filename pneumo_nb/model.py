@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/model.html.md"""
 
 # %% ../nbs/04_model.ipynb #b9716af6
 from __future__ import annotations
-import copy, json, numbers, os, inspect, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
+import copy, json, os, inspect, time, hashlib, datetime, warnings, contextlib, tempfile, shutil, importlib
 from fastcore.basics import patch
 from fastcore.meta import delegates
 from fastcore.parallel import parallel
@@ -19,12 +19,13 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import pneumo_nb
 from .core import *
+from .core import _need, _whole, _real
 with fastai_quietly():
     from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
         IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
         accuracy, SaveModelCallback, create_timm_model, create_vision_model, trainable_params, minimum)
 from .obtain import index_images
-from .scrub import split_by_patient, class_weights, downsample, open_xray, MIN_SIDE
+from .scrub import split_by_patient, class_weights, downsample, open_xray, MIN_SIDE, _check_index
 from .explore import xray_augmentations
 
 # %% auto #0
@@ -32,15 +33,6 @@ __all__ = ['OFFLINE_WEIGHTS', 'RULES', 'FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FOR
            'lite_state_dict', 'SmallCNN', 'DenseNet', 'build_net', 'choose_threshold', 'new_film_recall',
            'metrics_table', 'PneumoModel', 'load_model', 'recalibrate_bn', 'train', 'check_train_args',
            'training_split', 'predict', 'Evaluation', 'evaluate', 'PneumoEnsemble', 'ensemble', 'compare']
-
-# %% ../nbs/04_model.ipynb #cf215904
-def _need(ok:bool, msg:str):
-    "Raise `PneumoError(msg)` unless `ok`: argument checks that name the argument and what it got, before any work starts."
-    if not ok: raise PneumoError(msg)
-
-def _whole(x, lo:int)->bool: return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= lo
-def _real(x)->bool: return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
-
 
 # %% ../nbs/04_model.ipynb #e54ae7bf
 def _xray_image(p): return PILImage(open_xray(p))
@@ -536,8 +528,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     t0 = time.time()
     seed_everything(seed)
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
-    need = {'path', 'split', 'label'} | (set() if 'is_valid' in df else {'patient'})   # the patient split needs `patient`
-    _need(need <= set(df.columns), f"the index lacks column(s) {', '.join(sorted(need - set(df.columns)))}; it has {list(df.columns)} (make it with `index_images`)")
+    _check_index(df, {'path', 'split', 'label'} | (set() if 'is_valid' in df else {'patient'}), 'train')   # the patient split needs `patient`
     _check_labels(df, 'train')
     if split_seed is None: split_seed = None if 'is_valid' in df else seed   # None: the caller made the split (`training_split` then needs its seed)
     if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed)
