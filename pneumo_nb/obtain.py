@@ -10,6 +10,7 @@ import os, re, shutil, tempfile, warnings, zipfile, urllib.request, urllib.error
 from pathlib import Path
 import pandas as pd
 from .core import *
+from .core import _need
 
 # %% auto #0
 __all__ = ['DEFAULT_URL', 'ARCHIVE_NAME', 'IMAGE_EXTS', 'verify_archive', 'extract_dataset', 'download', 'patient_id',
@@ -72,17 +73,16 @@ def extract_dataset(archive:str|Path, # a verified zip of the dataset
                    )->Path: # the dataset folder
     "Extract `archive` atomically into `dest/chest_xray`, skipping macOS metadata and refusing unsafe paths."
     archive, dest = Path(archive), Path(dest)
+    try: z = zipfile.ZipFile(archive)   # before `dest` is made: a file that is not a zip leaves nothing behind
+    except (zipfile.BadZipFile, OSError) as e: raise PneumoError(f"{archive}: not a valid zip archive ({e})") from None
     dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix='.extract-', dir=dest) as tmp:
+    with z, tempfile.TemporaryDirectory(prefix='.extract-', dir=dest) as tmp:
         tmp = Path(tmp)
-        try: z = zipfile.ZipFile(archive)
-        except (zipfile.BadZipFile, OSError) as e: raise PneumoError(f"{archive}: not a valid zip archive ({e})") from None
-        with z:
-            for m in z.infolist():
-                if m.filename.startswith('__MACOSX') or '/.' in '/'+m.filename: continue
-                if not (tmp/m.filename).resolve().is_relative_to(tmp.resolve()):
-                    raise PneumoError(f"{archive}: member {m.filename} points outside the folder; refusing to extract")
-                z.extract(m, tmp)
+        for m in z.infolist():
+            if m.filename.startswith('__MACOSX') or '/.' in '/'+m.filename: continue
+            if not (tmp/m.filename).resolve().is_relative_to(tmp.resolve()):
+                raise PneumoError(f"{archive}: member {m.filename} points outside the folder; refusing to extract")
+            z.extract(m, tmp)
         found = find_dataset(tmp)
         if found is None: raise PneumoError(f"{archive}: no train/ and test/ folders inside; not the chest X-ray archive")
         target = dest/'chest_xray'
@@ -144,6 +144,10 @@ def index_images(root:str|Path|None=None, # dataset folder; found by `data_dir` 
                  splits:tuple=SPLITS, # the splits to index; `val` may be absent (Mendeley layout)
                 )->pd.DataFrame: # one row per image: path, split, label, patient, kind
     "List every image of the dataset with its split, label, patient and kind of pneumonia."
+    _need(root is None or isinstance(root, (str, os.PathLike)), f"root must be a dataset folder, not {type(root).__name__}")
+    splits = (splits,) if isinstance(splits, str) else splits   # one split named on its own, not its letters
+    _need(isinstance(splits, (tuple, list)) and len(splits) > 0 and set(splits) <= set(SPLITS),
+          f"splits must name one or more of {', '.join(SPLITS)}, got {splits!r}")
     given = root
     root = data_dir(root) if root is None else find_dataset(root)
     if root is None: raise PneumoError(f"{given}: not a chest X-ray dataset; expected train/ and test/ "

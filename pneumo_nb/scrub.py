@@ -12,6 +12,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.parallel import parallel
 from .core import *
+from .core import _need, _whole, _real
 from .obtain import index_images
 
 # %% auto #0
@@ -148,11 +149,13 @@ def jpeg_provenance(path:str|Path, # an image file
 
 
 # %% ../nbs/02_scrub.ipynb #4457e15b
+_CHECK_COLS = ['ok', 'error', 'mode', 'width', 'height', 'bytes', 'md5', 'writer']   # what `check_image` reports
+
 def check_image(path:str|Path, # an image file
                )->dict: # ok, error, mode, width, height, bytes, md5, writer
     "Open and fully decode `path`; describe it, or say why it cannot be read."
     path = Path(path)
-    r = dict(ok=False, error=None, mode=None, width=None, height=None, bytes=None, md5=None, writer=None)
+    r = dict.fromkeys(_CHECK_COLS) | dict(ok=False)
     try:
         r['bytes'] = path.stat().st_size
         if r['bytes'] == 0: r['error'] = 'empty file (0 bytes)'; return r
@@ -170,18 +173,20 @@ def check_image(path:str|Path, # an image file
     return r
 
 # %% ../nbs/02_scrub.ipynb #f9adc528
-def _check_index(df, need:set, who:str):
-    "Raise `PneumoError` unless `df` is a DataFrame with the columns `need`, saying what `who` got instead."
-    if not isinstance(df, pd.DataFrame): raise PneumoError(f"{who} needs an index DataFrame (from `index_images`), not {type(df).__name__}")
-    if (miss := need - set(df.columns)): raise PneumoError(f"{who}: the index lacks column(s) {', '.join(sorted(miss))}; it has {list(df.columns)} (make it with `index_images`)")
+def _check_index(df, need:set, who:str, made:str='index_images'):
+    "Raise `PneumoError` unless `df` is a DataFrame with the columns `need`, saying what `who` got instead and what `made` such a table."
+    what, noun = ('an index DataFrame (from `index_images`)', 'index') if made == 'index_images' else (f'the DataFrame `{made}` returns', 'table')
+    if not isinstance(df, pd.DataFrame): raise PneumoError(f"{who} needs {what}, not {type(df).__name__}")
+    if (miss := need - set(df.columns)): raise PneumoError(f"{who}: the {noun} lacks column(s) {', '.join(sorted(miss))}; it has {list(df.columns)} (make it with `{made}`)")
 
 def audit(df:pd.DataFrame, # index from `index_images`
           n_workers:int=8, # threads reading files in parallel
          )->pd.DataFrame: # `df` with ok, error, mode, width, height, bytes, md5, writer and dup_group columns
     "Check every image of `df`: readable or not, mode, size, content hash, the program that wrote it, duplicate group."
     _check_index(df, {'path'}, 'audit')
+    _need(_whole(n_workers, 1), f"n_workers must be a whole number >= 1, got {n_workers!r}")
     res = parallel(check_image, df.path.tolist(), n_workers=n_workers, threadpool=True, progress=show_progress())
-    out = pd.concat([df.reset_index(drop=True), pd.DataFrame(list(res))], axis=1)
+    out = pd.concat([df.reset_index(drop=True), pd.DataFrame(list(res), columns=_CHECK_COLS)], axis=1)
     dup = out[out.md5.notna()].groupby('md5').path.transform('size') > 1
     groups = out.loc[dup[dup].index].groupby('md5').ngroup()
     out['dup_group'] = pd.Series(groups, index=groups.index).reindex(out.index).astype('Int64')
@@ -192,6 +197,7 @@ def audit(df:pd.DataFrame, # index from `index_images`
 def audit_summary(a:pd.DataFrame, # result of `audit`
                  )->pd.DataFrame: # one row per split and label
     "Images, unreadable files, duplicates, modes, writers and sizes per split and label."
+    _check_index(a, {'split', 'label', 'ok', 'dup_group', 'mode', 'width', 'height'}, 'audit_summary', made='audit')
     g = a.groupby(['split', 'label'], sort=False)
     return pd.DataFrame(dict(
         images=g.size(), unreadable=g.ok.apply(lambda s: (~s).sum()),
@@ -203,6 +209,7 @@ def audit_summary(a:pd.DataFrame, # result of `audit`
 def duplicate_groups(a:pd.DataFrame, # result of `audit`
                     )->pd.DataFrame: # one row per group of byte-identical files
     "Groups of identical files, and whether a group crosses splits or labels (a leak or a label error)."
+    _check_index(a, {'path', 'split', 'label', 'dup_group'}, 'duplicate_groups', made='audit')
     d = a[a.dup_group.notna()]
     return (d.groupby('dup_group').agg(files=('path', 'size'), splits=('split', lambda s: ','.join(sorted(set(s)))),
                                          labels=('label', lambda s: ','.join(sorted(set(s)))),
@@ -215,6 +222,8 @@ def writer_shortcuts(a:pd.DataFrame, # result of `audit`
                     )->pd.DataFrame: # one row per pair of groups written differently; `kind`: 'classes' (one split) or 'splits' (one class)
     "Pairs of groups (the two classes of a split, or one class in two splits) whose files were written by different programs."
     import itertools
+    _check_index(a, {'split', 'label', 'ok'}, 'writer_shortcuts', made='audit')
+    _need(_real(min_distance) and 0 <= min_distance <= 1, f"min_distance must be a share between 0 and 1, got {min_distance!r}")
     cols = ['group_a', 'group_b', 'kind', 'distance', 'writers_a', 'writers_b']
     ok = a[a.ok & a.writer.notna()] if 'writer' in a else a.iloc[:0]
     counts = {k: g.writer.value_counts() for k,g in ok.groupby(['split', 'label'])}
@@ -237,7 +246,8 @@ def split_by_patient(df:pd.DataFrame, # index from `index_images`
     "Hold out whole patients from the train split, keeping the class ratio."
     from sklearn.model_selection import StratifiedGroupKFold
     _check_index(df, {'split', 'label', 'patient'}, 'split_by_patient')
-    if not 0 < valid_pct < 1: raise PneumoError(f"valid_pct must be between 0 and 1, got {valid_pct}")
+    _need(_real(valid_pct) and 0 < valid_pct < 1, f"valid_pct must be between 0 and 1, got {valid_pct!r}")
+    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
     df = df.copy()
     df['is_valid'] = False
     tr = df.index[df.split == 'train']
@@ -253,13 +263,20 @@ def class_weights(df:pd.DataFrame, # rows to weigh, with a `label` column
                  )->list: # one weight per class, in `CLASSES` order
     "Inverse-frequency ('balanced') class weights, from scikit-learn."
     from sklearn.utils.class_weight import compute_class_weight
+    _check_index(df, {'label'}, 'class_weights')
+    _need(set(df.label) == set(CLASSES), f"class_weights: the {len(df)} rows hold labels {sorted(set(df.label))}; "
+                                         f"a weight for each class needs both {' and '.join(CLASSES)}, and no other label")
     return compute_class_weight('balanced', classes=np.array(CLASSES), y=df.label.values).tolist()
 
 def downsample(df:pd.DataFrame, # index, possibly with `is_valid`
                seed:int=42, # which images are kept
               )->pd.DataFrame: # `df` with its training rows balanced
     "Keep all training images of the rarer class and as many, drawn at random, of the other; other rows untouched."
+    _check_index(df, {'split', 'label'}, 'downsample')
+    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
     fit = (df.split == 'train') & ~df.get('is_valid', pd.Series(False, index=df.index))
+    _need(set(df[fit].label) == set(CLASSES), f"downsample: the {fit.sum()} training rows hold labels {sorted(set(df[fit].label))}; "
+                                              f"balancing needs both {' and '.join(CLASSES)}, and no other label")
     n = df[fit].label.value_counts().min()
     keep = df[fit].groupby('label', group_keys=False).sample(n=n, random_state=seed).index
     return df[~fit | df.index.isin(keep)]
@@ -285,6 +302,10 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
               )->pd.DataFrame: # `df` with `path` pointing into the cache
     "Resize every image once into `dest` (shorter side `size`, aspect kept, grayscale PNG), skipping cached ones."
     import os
+    _check_index(df, {'path'}, 'make_cache')
+    _need(_whole(size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {size!r}")
+    _need(_whole(n_workers, 1), f"n_workers must be a whole number >= 1, got {n_workers!r}")
+    if df.empty: return df.copy()
     srcs = [Path(p) for p in df.path]
     root = Path(root) if root else Path(os.path.commonpath([p.parent for p in srcs]))
     dsts = [Path(dest)/p.relative_to(root).with_suffix('.png') for p in srcs]
