@@ -12,9 +12,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
-from .core import _need, _whole
+from .core import _need, _whole, _real
 from .obtain import index_images
-from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, open_xray
+from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, open_xray, MIN_SIDE, _check_index
 
 # %% auto #0
 __all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry', 'xray_augmentations', 'plot_augmentations',
@@ -24,6 +24,8 @@ __all__ = ['plot_class_counts', 'plot_samples', 'plot_intensity', 'plot_geometry
 def plot_class_counts(df:pd.DataFrame, # index from `index_images`
                      ):
     "Bar chart of images per split and class, with counts on the bars."
+    _check_index(df, {'split', 'label'}, 'plot_class_counts')
+    _need(len(df) > 0, "plot_class_counts: the index has no rows")
     counts = pd.crosstab(df.split, df.label).reindex([s for s in SPLITS if s in set(df.split)])
     fig, ax = plt.subplots(figsize=(6, 3.2))
     counts.plot.bar(ax=ax, rot=0, color=['#4c72b0', '#dd8452'])
@@ -38,7 +40,9 @@ def plot_samples(df:pd.DataFrame, # index from `index_images`
                  seed:int=42, # which images are drawn
                 ):
     "A grid of `n` random radiographs per class (fewer if a class has fewer), titled with the kind of pneumonia."
+    _check_index(df, {'path', 'label', 'kind'}, 'plot_samples')
     _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
+    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
     fig, axs = plt.subplots(len(CLASSES), n, figsize=(2.2*n, 2.4*len(CLASSES)))
     for row, label in zip(np.atleast_2d(axs), CLASSES):
         pick = df[df.label == label].sample(n=min(n, (df.label == label).sum()), random_state=seed)
@@ -54,9 +58,14 @@ def plot_intensity(df:pd.DataFrame, # index from `index_images`
                    n:int=200, # images drawn per class
                    seed:int=42, # which images are drawn
                   ):
-    "Mean histogram of grayscale pixel intensities per class, with each class's mean brightness."
+    "Mean histogram of grayscale pixel intensities per class (the classes that have films), with each class's mean brightness."
+    _check_index(df, {'path', 'label'}, 'plot_intensity')
+    _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
+    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
+    _need(df.label.isin(CLASSES).any(), f"plot_intensity: no {' or '.join(CLASSES)} films among the {len(df)} rows")
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for label in CLASSES:
+        if not (df.label == label).any(): continue   # an empty class has no histogram
         paths = df[df.label == label].path.sample(n=min(n, (df.label == label).sum()), random_state=seed)
         h = np.zeros(256)
         for p in paths:
@@ -72,6 +81,7 @@ def plot_intensity(df:pd.DataFrame, # index from `index_images`
 def plot_geometry(a:pd.DataFrame, # result of `audit`, with width and height
                  ):
     "Scatter of width against height and histogram of aspect ratio (width/height), per class."
+    _check_index(a, {'label', 'ok', 'width', 'height'}, 'plot_geometry', made='audit')
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     for label in CLASSES:
         s = a[(a.label == label) & a.ok]
@@ -92,6 +102,13 @@ def xray_augmentations(max_rotate:float=15., # degrees of random rotation
                       )->list: # fastai batch transforms
     "fastai `aug_transforms` for chest radiographs: no flips, no warp; rotation, zoom and lighting."
     with fastai_quietly(): from fastai.vision.augment import aug_transforms
+    for k, v, ok, want in (('max_rotate', max_rotate, lambda v: 0 <= v <= 180, 'between 0 and 180 degrees'),
+                           ('min_zoom', min_zoom, lambda v: 0 < v <= 1, 'above 0 and at most 1'),
+                           ('max_zoom', max_zoom, lambda v: 1 <= v <= 5, 'between 1 and 5'),
+                           ('max_lighting', max_lighting, lambda v: 0 <= v < 1, 'at least 0 and under 1'),
+                           ('p_affine', p_affine, lambda v: 0 <= v <= 1, 'between 0 and 1')):
+        _need(_real(v) and ok(v), f"{k} must be a number {want}, got {v!r}")   # here, not deep in torch at the first training batch
+    _need(pad_mode in ('zeros', 'border', 'reflection'), f"pad_mode must be 'zeros', 'border' or 'reflection', not {pad_mode!r}")
     return aug_transforms(do_flip=False, max_rotate=max_rotate, min_zoom=min_zoom, max_zoom=max_zoom, max_lighting=max_lighting,
                           max_warp=0., p_affine=p_affine, p_lighting=0.75, pad_mode=pad_mode)
 
@@ -102,6 +119,8 @@ def plot_augmentations(path:str|Path, # one radiograph
                       ):
     "The same radiograph under `n` random training augmentations, as the model will see it."
     _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
+    _need(_whole(size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {size!r}")
+    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
     im = open_xray(path)   # the model's own reader: upright, 16-bit scaled, and an unreadable file named
     with fastai_quietly(): from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, set_seed
     set_seed(seed)
@@ -121,9 +140,13 @@ def explore(df:pd.DataFrame, # index from `index_images`, or the result of `audi
             n_intensity:int=300, # images per class for the intensity histogram
            )->dict: # name -> path of each figure written
     "Draw and save every exploration figure; return where they went."
+    _check_index(df, {'path', 'split', 'label', 'kind'}, 'explore')
+    _need(len(df) > 0, "explore: the index has no rows")
+    _need(_whole(n_intensity, 1), f"n_intensity must be a whole number >= 1, got {n_intensity!r}")
     out = out_dir(out)
+    pn = df[df.label == 'PNEUMONIA']
     figs = dict(class_counts=plot_class_counts(df), samples=plot_samples(df),
                 intensity=plot_intensity(df, n=n_intensity),
-                augmentations=plot_augmentations(df[df.label == 'PNEUMONIA'].path.iloc[0]))
+                augmentations=plot_augmentations((pn if len(pn) else df).path.iloc[0]))   # a pneumonia film, if there is one
     if 'width' in df: figs['geometry'] = plot_geometry(df)
     return {k: save_fig(f, k, out) for k,f in figs.items()}
