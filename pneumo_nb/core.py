@@ -126,6 +126,7 @@ def atomic_path(dest:str|Path, # the file or folder to produce
 def seed_everything(seed:int=42, # the seed for Python, NumPy and torch
                    ):
     "Seed every random generator a run uses (fastai's `set_seed`, with deterministic cuDNN)."
+    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")   # int()'s ValueError from inside fastai before
     from fastai.torch_core import set_seed
     set_seed(seed, reproducible=True)
 

@@ -12,9 +12,9 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from PIL import Image, ImageOps
 from .core import *
-from .core import _need, _whole
-from .scrub import open_xray
-from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet
+from .core import _need, _whole, _real
+from .scrub import open_xray, _check_index
+from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet, _labels_probs, _check_labels
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_curves', 'expected_calibration_error', 'fit_temperature', 'plot_reliability', 'plot_gallery',
@@ -76,7 +76,9 @@ def expected_calibration_error(y:np.ndarray, # true labels, 1 = PNEUMONIA
                                n_bins:int=10, # equal-width bins
                               )->float:
     "ECE: the mean gap between predicted and observed frequency, weighted by the share of images per bin."
-    y, p = np.asarray(y), np.asarray(p)
+    y, p = _labels_probs(y, p, 'expected_calibration_error')   # one label and one probability per film
+    _need(len(y) > 0, "expected_calibration_error: no films")
+    _need(_whole(n_bins, 1), f"n_bins must be a whole number >= 1, got {n_bins!r}")
     bins = np.minimum((p*n_bins).astype(int), n_bins-1)
     return float(sum(abs(p[bins == b].mean() - y[bins == b].mean())*(bins == b).mean() for b in np.unique(bins)))
 
@@ -94,6 +96,10 @@ def fit_temperature(model:PneumoModel, # a trained model
     "Fit a temperature on validation by minimising the negative log-likelihood."
     from scipy.optimize import minimize_scalar
     _check_model(model)
+    _check_index(valid_items, {'path', 'label'}, 'fit_temperature')
+    _check_labels(valid_items, 'fit_temperature')
+    _need(set(valid_items.label) == set(CLASSES), f"fit_temperature: the {len(valid_items)} validation films hold labels "
+          f"{sorted(set(valid_items.label))}; a temperature fitted on one class only sharpens or flattens every probability towards it")
     pv = _given_probs(probs, valid_items) if probs is not None else model.predict(valid_items, progress=False).prob_pneumonia.values
     y, z = (valid_items.label == POSITIVE).astype(int).values, _logit(pv)
     nll = lambda t: -np.mean(y*np.log(1/(1+np.exp(-z/t)) + 1e-12) + (1-y)*np.log(1 - 1/(1+np.exp(-z/t)) + 1e-12))
@@ -143,6 +149,7 @@ def plot_gallery(src, # an `Evaluation`, or a `PneumoModel` with `items`
                  n:int=8, # images shown (the most confident first)
                 ):
     "Images of one cell of the confusion matrix, with their probability of PNEUMONIA."
+    cell = cell.lower() if isinstance(cell, str) else cell   # 'FN' as well as 'fn'
     if cell not in _CELLS: raise PneumoError(f"cell must be one of {', '.join(_CELLS)}, not {cell!r}")
     _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
     ev = _as_eval(src, items)
@@ -226,8 +233,10 @@ def cam_border_share(model:PneumoModel, # a CNN model
                      band:float=0.15, # width of the outer band, as a fraction of the side
                     )->pd.DataFrame: # item, prob_pneumonia, border_share (NaN when the map is all zero); attrs['uniform']: a flat map's share
     "Share of each image's Grad-CAM mass in the outer `band` of the frame."
-    if not 0 < band < 0.5: raise PneumoError(f"band must be between 0 and 0.5, not {band}")
+    if not (_real(band) and 0 < band < 0.5): raise PneumoError(f"band must be between 0 and 0.5, not {band!r}")
+    if isinstance(items, pd.DataFrame): _check_index(items, {'path'}, 'cam_border_share')
     items = items.path.tolist() if isinstance(items, pd.DataFrame) else items if isinstance(items, (list, tuple)) else [items]
+    _need(len(items) > 0, "cam_border_share needs at least one image")
     k = max(1, int(round(band*model.size)))
     edge = np.ones((model.size, model.size), bool); edge[k:-k, k:-k] = False   # the outer band
     rows = []
@@ -244,7 +253,7 @@ def reframe(item, # one image: path, PIL image or array
             zoom:float, # above 1: keep the central 1/zoom of each side (tighter); below 1: shrink inside a black border (wider)
            )->Image.Image: # 8-bit RGB image at the input's own size
     "The radiograph as if collimated tighter (`zoom` > 1) or wider (`zoom` < 1) than it was."
-    if not 0.2 <= zoom <= 5: raise PneumoError(f"zoom must be between 0.2 and 5, not {zoom}")
+    if not (_real(zoom) and 0.2 <= zoom <= 5): raise PneumoError(f"zoom must be between 0.2 and 5, not {zoom!r}")
     im = open_xray(item); w, h = im.size
     dw, dh = (w - w/zoom)/2, (h - h/zoom)/2   # what to take off each side (negative: what to add)
     if zoom >= 1: return im.resize((w, h), Image.Resampling.BILINEAR, box=(dw, dh, w-dw, h-dh))
@@ -258,9 +267,10 @@ def framing_stress(model:PneumoModel, # a trained model
                   )->pd.DataFrame: # one row per class: share flagged PNEUMONIA at each zoom, and the count
     "Share of each class flagged PNEUMONIA at the model's threshold when every image is re-framed by each zoom."
     _check_model(model)
-    if not {'path', 'label'} <= set(items.columns): raise PneumoError("framing_stress needs `path` and `label` columns")
+    if not (isinstance(items, pd.DataFrame) and {'path', 'label'} <= set(items.columns)): raise PneumoError("framing_stress needs `path` and `label` columns")
     if not len(items): raise PneumoError("framing_stress needs at least one image")
     _need(len(zooms) > 0, "framing_stress needs at least one zoom")
+    for z in zooms: _need(_real(z) and 0.2 <= z <= 5, f"zoom must be between 0.2 and 5, not {z!r}")   # all of them before any film is scored
     _need(_whole(bs, 1), f"bs must be a whole number >= 1, got {bs!r}")
     if probs is not None: probs = _given_probs(probs, items)
     def _probs(ims, z, i):   # reframe(im, 1) is the film itself, pixel for pixel
@@ -287,8 +297,8 @@ def lime_explain(model:PneumoModel, # a trained model
     from unittest import mock
     from tqdm.auto import tqdm
     _check_model(model)
-    for k, v in (('num_samples', num_samples), ('num_features', num_features)):
-        if not (isinstance(v, int) and v >= 1): raise PneumoError(f"{k} must be a whole number >= 1, got {v!r}")
+    for k, v, lo in (('num_samples', num_samples, 1), ('num_features', num_features, 1), ('seed', seed, 0)):
+        _need(_whole(v, lo), f"{k} must be a whole number >= {lo}, got {v!r}")
     img = np.asarray(open_xray(item).resize((model.size, model.size), Image.Resampling.BILINEAR))
     def fn(batch):   # LIME's perturbed films straight to the network: hiding every superpixel gives a blank film, which `predict` refuses
         p = model._forward(torch.stack([model.to_tensor(Image.fromarray(b)) for b in batch]), model.tta)
@@ -347,6 +357,10 @@ def interpret(model:PneumoModel, # a trained model
              )->dict: # figure name -> PNG path, plus 'temperature', 'missed_by_kind' and 'framing' (None without `valid_items`)
     "Draw and save every interpretation figure for `model` on `items`; check its temperature and framing on `valid_items`."
     _check_model(model)
+    _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")   # every setting before any film is scored
+    _need(_whole(lime_samples, 1), f"lime_samples must be a whole number >= 1, got {lime_samples!r}")
+    _need(ev is None or isinstance(ev, Evaluation), f"ev must be an Evaluation (from `evaluate`), not {type(ev).__name__}")
+    if valid_items is not None: _check_index(valid_items, {'path', 'label'}, 'interpret (valid_items)')
     ev = ev or evaluate(model, items, split=None, n_boot=0)
     has_valid = valid_items is not None and len(valid_items) > 0
     pv = model.predict(valid_items, progress=False).prob_pneumonia.values if has_valid else None   # scored once, used twice

@@ -101,6 +101,7 @@ _SCRATCH = {'dense': lambda: DenseNet(), 'small_cnn': lambda: SmallCNN(), 'small
 # %% ../nbs/04_model.ipynb #b616e413
 def _arch(arch:str):
     "What `arch` names: ('scratch', name), ('torchvision', model function) or ('timm', name); unknown names raise."
+    _need(isinstance(arch, str), f"arch must be a name, not {type(arch).__name__}")
     if arch in _SCRATCH: return 'scratch', arch
     if arch.startswith('torchvision:'):
         import torchvision
@@ -160,6 +161,15 @@ def _rule_films(rule:str, target_recall:float, confidence:float)->int:
     while k(n) < 1: n += 1   # rounding, either way
     while n > 1 and k(n-1) >= 1: n -= 1
     return n
+
+def _is_bool(x)->bool: return isinstance(x, (bool, np.bool_))
+
+def _check_rule_args(rule, target_recall, confidence, tta):
+    "The threshold settings `rethreshold` and `ensemble` take (None: the model's own), checked before any film is scored."
+    _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: {_USE_RULES}")
+    _need(target_recall is None or (_real(target_recall) and 0 < target_recall <= 1), f"target_recall must be in (0, 1], got {target_recall!r}")
+    _need(confidence is None or (_real(confidence) and 0 < confidence < 1), f"confidence must be in (0, 1), got {confidence!r}")
+    _need(tta is None or _is_bool(tta), f"tta must be True, False or None, got {tta!r}")   # a string such as 'no' would count as True
 
 def _check_rule(rule:str, n_pos:int, target_recall:float, confidence:float=0.9):
     "Raise `PneumoError` unless `rule` can choose a threshold from `n_pos` PNEUMONIA films ('conformal' and 'confident' need enough of them)."
@@ -373,6 +383,7 @@ class PneumoModel:
         _need(_whole(bs, 1), f"bs must be a whole number >= 1, got {bs!r}")
         _need(n_workers is None or _whole(n_workers, 1), f"n_workers must be a whole number >= 1 or None, got {n_workers!r}")
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
+        _need(tta is None or _is_bool(tta), f"tta must be True, False or None, got {tta!r}")   # a string such as 'no' would count as True
         thr = self.threshold if threshold is None else float(threshold)
         tta = self.tta if tta is None else bool(tta)
         probs, errs = np.full(len(items), np.nan), [None]*len(items)
@@ -533,10 +544,10 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if split_seed is None: split_seed = None if 'is_valid' in df else seed   # None: the caller made the split (`training_split` then needs its seed)
     if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed)
     if subset: df = _subset(df, subset, seed)
+    for part, rows in (('training', df[(df.split == 'train') & ~df.is_valid]), ('validation', df[(df.split == 'train') & df.is_valid])):   # both classes, or no model and no threshold
+        _need(set(rows.label) == set(CLASSES), f"the {part} films hold no {' or '.join(sorted(set(CLASSES) - set(rows.label)))}: both classes are needed")
     if balance == 'downsample': df = downsample(df, seed)
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
-    for part, rows in (('training', fit_rows), ('validation', df[(df.split == 'train') & df.is_valid])):   # both classes, or no model and no threshold
-        _need(set(rows.label) == set(CLASSES), f"the {part} films hold no {' or '.join(sorted(set(CLASSES) - set(rows.label)))}: both classes are needed")
     _check_rule(threshold_rule, int((df.is_valid & (df.label == POSITIVE)).sum()), target_recall, confidence)   # before training, not after it
     _check_films(df[df.split == 'train'])   # a bad film fails here, by name, not minutes into training from inside the data loader
     device = get_device(cpu)
@@ -623,6 +634,8 @@ def check_train_args(**kw # `train`'s arguments by name; its defaults fill in th
     _need(a.data is None or isinstance(a.data, (pd.DataFrame, str, os.PathLike)),
           f"data must be a dataset folder or an index DataFrame (from `index_images`), not {type(a.data).__name__}")
     _need(a.balance in ('weights', 'downsample', None), f"balance must be 'weights', 'downsample' or None, not {a.balance!r}")
+    for k in ('tta', 'pretrained', 'cpu'): _need(_is_bool(getattr(a, k)), f"{k} must be True or False, got {getattr(a, k)!r}")
+    _need(_is_bool(a.augment) or isinstance(a.augment, dict), f"augment must be True, False or a dict of `xray_augmentations` arguments, got {a.augment!r}")
     _need(isinstance(a.arch, str), f"arch must be a name, not {type(a.arch).__name__}")
     _arch(a.arch); _head_kwargs(a.head)   # unknown names raise
     if isinstance(a.augment, dict):
@@ -638,6 +651,9 @@ def training_split(model:PneumoModel, # a trained or loaded model
     "The index with the patient split `model` was trained and validated on, rebuilt and checked against its data fingerprint."
     if getattr(model, 'members', None):   # an ensemble: its members share one split
         return training_split(model.members[0], data, split_seed if split_seed is not None else (model.meta.get('training') or {}).get('split_seed'))
+    _need(isinstance(model, PneumoModel), f"training_split: model must be a trained or loaded model, got {type(model).__name__}")
+    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)), f"data must be a dataset folder or an index DataFrame, not {type(data).__name__}")
+    _need(split_seed is None or _whole(split_seed, 0), f"split_seed must be a whole number >= 0 or None, got {split_seed!r}")
     tr = model.meta.get('training') or {}
     if 'data_fingerprint' not in tr: raise PneumoError("this model records no training data fingerprint: its split cannot be checked")
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
@@ -699,6 +715,7 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
     from sklearn.metrics import confusion_matrix
     model = _as_model(model, 'evaluate')
     _need(_whole(n_boot, 0), f"n_boot must be a whole number >= 0, got {n_boot!r}")
+    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
     _need(items is None or isinstance(items, (pd.DataFrame, str, os.PathLike)),
           f"items must be an index DataFrame (`path` and `label` columns) or a dataset folder, not {type(items).__name__}")
     df = items if isinstance(items, pd.DataFrame) else index_images(items)
@@ -706,6 +723,7 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
         if split not in set(df.split): raise PneumoError(f"no images in split {split!r} (splits: {', '.join(sorted(set(df.split)))})")
         df = df[df.split == split]
     if 'label' not in df: raise PneumoError("evaluation needs a `label` column")
+    _need(len(df) > 0, "evaluate: no films to score (the table has no rows)")
     _check_labels(df, 'evaluate')
     preds = model.predict(df, tta=tta, threshold=threshold)
     preds['truth'] = df.label.values
@@ -737,9 +755,7 @@ def _rethreshold(self, items, rule, target_recall, tta, confidence=None)->tuple:
     if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     _check_labels(items, 'rethreshold')
-    _need(target_recall is None or (_real(target_recall) and 0 < target_recall <= 1), f"target_recall must be in (0, 1], got {target_recall!r}")
-    _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: {_USE_RULES}")   # checks before any film is scored
-    _need(confidence is None or (_real(confidence) and 0 < confidence < 1), f"confidence must be in (0, 1), got {confidence!r}")
+    _check_rule_args(rule, target_recall, confidence, tta)   # before any film is scored
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
     confidence = confidence or self.meta.get('confidence', 0.9)
@@ -803,7 +819,11 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
              tta:bool=False, # choose the threshold on test-time-augmented probabilities, and predict that way
             )->PneumoEnsemble:
     "Average several models' probabilities; choose the threshold on the validation children none of them trained on."
-    ms = [load_model(m) if isinstance(m, (str, Path)) else m for m in models]
+    _need(isinstance(models, (list, tuple)), f"models must be a list of models or saved model folders, not {type(models).__name__}")
+    _check_rule_args(rule, target_recall, confidence, tta)   # before the models are read and the films scored
+    _need(split_seed is None or _whole(split_seed, 0), f"split_seed must be a whole number >= 0 or None, got {split_seed!r}")
+    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)), f"data must be a dataset folder or an index DataFrame, not {type(data).__name__}")
+    ms = [load_model(m) if isinstance(m, (str, os.PathLike)) else m for m in models]
     if len(ms) < 2: raise PneumoError(f"an ensemble needs at least two models, got {len(ms)}")
     if not all(type(m) is PneumoModel for m in ms): raise PneumoError("ensemble members must be single models (`PneumoModel`), not ensembles")
     digests = [_weights_digest(m.net) for m in ms]
@@ -892,11 +912,17 @@ def compare(names:list|None=None, # keys of `ITERATIONS`; all by default
             **overrides, # settings applied to every configuration (e.g. subset=, epochs=)
            )->pd.DataFrame: # one row per configuration
     "Train each named configuration and tabulate validation and test metrics, time, parameters and file size."
+    names = list(ITERATIONS) if names is None else [names] if isinstance(names, str) else names
+    _need(isinstance(names, (list, tuple)) and len(names) > 0, f"names must be a list of configurations, or None for all of them; got {names!r}")
+    _need(_whole(n_boot, 0), f"n_boot must be a whole number >= 0, got {n_boot!r}")
+    for name in names:   # every configuration and setting checked before the data is sought and the first model trained
+        _need(isinstance(name, str) and name in ITERATIONS, f"unknown configuration {name!r}: one of {', '.join(ITERATIONS)}")
+        try: check_train_args(data=data, seed=seed, **{**ITERATIONS[name], **overrides})
+        except TypeError as e: raise PneumoError(f"compare: {e}") from None   # a setting `train` does not take
     df = data if isinstance(data, pd.DataFrame) else index_images(data)
     df = df if 'is_valid' in df else split_by_patient(df, seed=seed)
     rows = {}
-    for name in names or list(ITERATIONS):
-        if name not in ITERATIONS: raise PneumoError(f"unknown configuration {name!r}: one of {', '.join(ITERATIONS)}")
+    for name in names:
         m = train(df, seed=seed, **{**ITERATIONS[name], **overrides})
         te = evaluate(m, df, split='test', n_boot=n_boot).summary()
         with tempfile.TemporaryDirectory() as d: mb = sum(f.stat().st_size for f in m.save(Path(d)/'m').iterdir())/2**20
