@@ -200,7 +200,7 @@ def choose_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
     "Pick the decision threshold on validation predictions (or on a site's own films)."
     from sklearn.metrics import roc_curve, precision_recall_curve
     y, p = _labels_probs(y, p, 'choose_threshold')
-    if len(set(y)) < 2: raise PneumoError("choosing a threshold needs both classes among the validation images")
+    _need(len(set(y)) == 2, f"choosing a threshold needs films of both classes; got {len(y)} films" + (f", all {CLASSES[int(y[0])]}" if len(y) else ''))
     _need(_real(target_recall) and 0 < target_recall <= 1, f"target_recall must be in (0, 1], got {target_recall!r}")
     pos = np.sort(p[y == 1]); _check_rule(rule, len(pos), target_recall, confidence)
     if rule == 'recall':
@@ -755,6 +755,8 @@ def _rethreshold(self, items, rule, target_recall, tta, confidence=None)->tuple:
     if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
         raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
     _check_labels(items, 'rethreshold')
+    missing = set(CLASSES) - set(items.label)
+    _need(not missing, f"rethreshold: the site's {len(items)} films hold no {' or '.join(sorted(missing))}; choosing a threshold needs films of both classes")   # before any is scored
     _check_rule_args(rule, target_recall, confidence, tta)   # before any film is scored
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)
