@@ -46,6 +46,7 @@ SPLITS = ('train', 'val', 'test')
 def find_dataset(path:str|Path, # a dataset folder, or a folder that contains `chest_xray/`
                 )->Path|None: # the folder holding the `train/` and `test/` splits, or None
     "Find the folder with the split folders inside `path` (Kaggle and Mendeley layouts, nested once or twice)."
+    _need(isinstance(path, (str, os.PathLike)), f"path must be a folder, not {type(path).__name__}")
     path = Path(path).expanduser()
     for cand in (path, path/'chest_xray', path/'chest_xray'/'chest_xray'):
         if (cand/'train').is_dir() and (cand/'test').is_dir(): return cand
@@ -56,6 +57,7 @@ def data_dir(path:str|Path|None=None, # an explicit data folder; wins over every
              download:bool=True, # download into the cache when no data is found
             )->Path: # the dataset folder, with `train/` and `test/` inside
     "Locate the dataset: `path`, then `$PNEUMO_DATA`, then the user cache, else download it."
+    _need(path is None or isinstance(path, (str, os.PathLike)), f"path must be a dataset folder, not {type(path).__name__}")
     for src,p in (('argument', path), ('PNEUMO_DATA', os.environ.get('PNEUMO_DATA'))):
         if not p: continue
         if not Path(p).expanduser().exists(): raise PneumoError(f"{p} (from {src}): no such folder")
@@ -92,6 +94,8 @@ def check_output(dest:str|Path, # the file or folder about to be written
                 )->Path: # `dest`, with its parent folder created
     "Check before the work that `dest` can be written, and that writing it would destroy nothing but an earlier output of its kind."
     dest = Path(dest).expanduser()
+    old = dest.with_name(f'.{dest.name}.old')   # where `atomic_path` parks the last output while it swaps in the new one
+    if folder and _is_dir(old) and not (dest.exists() or dest.is_symlink()): old.rename(dest)   # a crash between its two renames: put the last good output back
     if _is_dir(dest):
         if not folder: raise PneumoError(f"{dest} is a folder: give the name of a file to write")
         _check_replaceable(dest, replaces)

@@ -434,7 +434,10 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `Pneum
     "Load a saved model safely: JSON and safetensors only, every file checked; a damaged file raises `PneumoError`."
     from safetensors.torch import load_file
     d = _model_dir(path)
-    if not d.exists(): raise PneumoError(f"{d}: no such model folder")
+    _need(_is_bool(cpu), f"cpu must be True or False, got {cpu!r}")
+    parked = d.with_name(f'.{d.name}.old')   # see `atomic_path`: a save that died between its two renames left the last model there
+    if not d.exists(): raise PneumoError(f"{d}: no such model folder" + (f"; an interrupted save left the last model in {parked}: the next "
+                                         f"save to {d} puts it back, or rename it to {d.name} yourself" if parked.is_dir() else ''))
     if (d/'ensemble.json').exists(): return _load_ensemble(d, cpu)   # an ensemble: see `ensemble` below
     jf, wf = d/'model.json', d/'weights.safetensors'
     for f in (jf, wf):

@@ -59,6 +59,7 @@ def verify_archive(path:str|Path, # a zip file
                   ):
     "Raise a `PneumoError` naming `path` unless it is a complete, uncorrupted zip (and matches `sha256`)."
     path = Path(path)
+    _need(path.is_file(), f"{path}: no such file")   # before hashing it (an OSError from `open` otherwise)
     if sha256 and (h := file_hash(path)) != sha256.lower():
         raise PneumoError(f"{path}: SHA-256 is {h}, expected {sha256}; the download is corrupt")
     try:
