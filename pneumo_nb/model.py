@@ -45,6 +45,8 @@ def xray_dataloaders(df:pd.DataFrame, # index with `is_valid` (see `split_by_pat
                      num_workers:int|None=None, # loader processes; 0 on the CPU (the cores train), 8 on a GPU
                     ):
     "fastai DataLoaders over the training and patient-held-out validation rows of `df`."
+    _check_index(df, {'path', 'split', 'label'}, 'xray_dataloaders')
+    _need(_whole(size, MIN_SIDE) and _whole(bs, 1), f"size (>= {MIN_SIDE}) and bs (>= 1) must be whole numbers, got {size!r} and {bs!r}")
     device = device or get_device()
     if num_workers is None: num_workers = 8 if device.type == 'cuda' else 0
     tr = df[df.split == 'train']
@@ -218,7 +220,9 @@ def new_film_recall(y:np.ndarray, # true labels, 1 = PNEUMONIA
                     confidence:float|None=None, # None: the bound holds on average; a number in (0, 1): it holds with this probability
                    )->float: # at least this share of new pneumonias is flagged
     "Lower bound on the recall at `threshold` for new films drawn like the PNEUMONIA films of (y, p)."
-    pos = np.asarray(p, dtype=float)[np.asarray(y) == 1]
+    y, p = _labels_probs(y, p, 'new_film_recall')
+    _need(_real(threshold), f"threshold must be a number, got {threshold!r}")   # above 1: every film NORMAL
+    pos = p[y == 1]
     _need(len(pos) > 0, "new_film_recall needs PNEUMONIA films")
     n, m = len(pos), int((pos < threshold).sum())
     if confidence is None: return float(1 - (m+1)/(n+1))   # a new film's rank among the n+1 is uniform
@@ -247,6 +251,8 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
     "Screening metrics at `threshold`, with 95% bootstrap confidence intervals."
     from sklearn.metrics import accuracy_score, recall_score, precision_score, f1_score, roc_auc_score, average_precision_score
     y, p = _labels_probs(y, p, 'metrics_table')
+    _need(_real(threshold) and 0 <= threshold <= 1, f"threshold must be a number between 0 and 1, got {threshold!r}")
+    _need(_whole(n_boot, 0) and _whole(seed, 0), f"n_boot and seed must be whole numbers >= 0, got {n_boot!r} and {seed!r}")
     yhat = (p >= threshold).astype(int)
     both = len(set(y)) == 2
     val = dict(accuracy=accuracy_score(y, yhat), sensitivity=recall_score(y, yhat, zero_division=np.nan),
