@@ -264,7 +264,7 @@ def class_weights(df:pd.DataFrame, # rows to weigh, with a `label` column
     "Inverse-frequency ('balanced') class weights, from scikit-learn."
     from sklearn.utils.class_weight import compute_class_weight
     _check_index(df, {'label'}, 'class_weights')
-    _need(set(df.label) == set(CLASSES), f"class_weights: the {len(df)} rows hold labels {sorted(set(df.label))}; "
+    _need(set(df.label) == set(CLASSES), f"class_weights: the {len(df)} rows hold labels {sorted(map(str, set(df.label)))}; "
                                          f"a weight for each class needs both {' and '.join(CLASSES)}, and no other label")
     return compute_class_weight('balanced', classes=np.array(CLASSES), y=df.label.values).tolist()
 
@@ -275,7 +275,7 @@ def downsample(df:pd.DataFrame, # index, possibly with `is_valid`
     _check_index(df, {'split', 'label'}, 'downsample')
     _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
     fit = (df.split == 'train') & ~df.get('is_valid', pd.Series(False, index=df.index))
-    _need(set(df[fit].label) == set(CLASSES), f"downsample: the {fit.sum()} training rows hold labels {sorted(set(df[fit].label))}; "
+    _need(set(df[fit].label) == set(CLASSES), f"downsample: the {fit.sum()} training rows hold labels {sorted(map(str, set(df[fit].label)))}; "
                                               f"balancing needs both {' and '.join(CLASSES)}, and no other label")
     n = df[fit].label.value_counts().min()
     keep = df[fit].groupby('label', group_keys=False).sample(n=n, random_state=seed).index
