@@ -336,6 +336,8 @@ class PneumoModel:
 
     def to_tensor(self, img:Image.Image)->torch.Tensor:
         "The model input for one RGB image: squashed to `size`, scaled to [0,1], normalised."
+        _need(isinstance(img, Image.Image) and img.mode == 'RGB', f"to_tensor takes an 8-bit RGB PIL image (as `open_xray` returns), not "
+              + (f"an image in mode {img.mode}" if isinstance(img, Image.Image) else type(img).__name__))
         img = img.resize((self.size, self.size), Image.Resampling.BILINEAR)
         x = torch.from_numpy(np.asarray(img, dtype=np.float32)/255.).permute(2, 0, 1)
         m, s = torch.tensor(self.meta['mean']).view(3, 1, 1), torch.tensor(self.meta['std']).view(3, 1, 1)
