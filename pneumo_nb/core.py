@@ -32,6 +32,7 @@ def _need(ok:bool, msg:str):
 
 def _whole(x, lo:int)->bool: return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= lo
 def _real(x)->bool: return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
+def _is_bool(x)->bool: return isinstance(x, (bool, np.bool_))   # a flag: a string such as 'no' would otherwise count as True
 
 
 # %% ../nbs/00_core.ipynb #36c3d075

@@ -267,7 +267,7 @@ def framing_stress(model:PneumoModel, # a trained model
                   )->pd.DataFrame: # one row per class: share flagged PNEUMONIA at each zoom, and the count
     "Share of each class flagged PNEUMONIA at the model's threshold when every image is re-framed by each zoom."
     _check_model(model)
-    if not (isinstance(items, pd.DataFrame) and {'path', 'label'} <= set(items.columns)): raise PneumoError("framing_stress needs `path` and `label` columns")
+    _check_index(items, {'path', 'label'}, 'framing_stress')
     if not len(items): raise PneumoError("framing_stress needs at least one image")
     _need(len(zooms) > 0, "framing_stress needs at least one zoom")
     for z in zooms: _need(_real(z) and 0.2 <= z <= 5, f"zoom must be between 0.2 and 5, not {z!r}")   # all of them before any film is scored

@@ -19,7 +19,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import pneumo_nb
 from .core import *
-from .core import _need, _whole, _real
+from .core import _need, _whole, _real, _is_bool
 with fastai_quietly():
     from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
         IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
@@ -164,8 +164,6 @@ def _rule_films(rule:str, target_recall:float, confidence:float)->int:
     while n > 1 and k(n-1) >= 1: n -= 1
     return n
 
-def _is_bool(x)->bool: return isinstance(x, (bool, np.bool_))
-
 def _check_rule_args(rule, target_recall, confidence, tta):
     "The threshold settings `rethreshold` and `ensemble` take (None: the model's own), checked before any film is scored."
     _need(rule is None or rule in RULES, f"unknown threshold rule {rule!r}: {_USE_RULES}")
@@ -277,6 +275,16 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
 
 # %% ../nbs/04_model.ipynb #5e16101d
 FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
+
+def _check_data(data, who:str='data'):
+    "Raise `PneumoError` unless `data` is None (`data_dir()`), a dataset folder or an index DataFrame."
+    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)),
+          f"{who} must be a dataset folder or an index DataFrame (from `index_images`), not {type(data).__name__}")
+
+def _as_index(data, who:str='data')->pd.DataFrame:
+    "`data` itself when it is an index DataFrame, else the index of the dataset folder `data` (`data_dir()` when None)."
+    _check_data(data, who)
+    return data if isinstance(data, pd.DataFrame) else index_images(data)
 
 def _check_labels(df:pd.DataFrame, what:str):
     "Raise `PneumoError` unless every label of `df` is one of `CLASSES` (labels are spelt exactly; a typo would count as NORMAL)."
@@ -549,7 +557,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if out is not None: check_output(_model_dir(out), folder=True, replaces=_is_model_dir)   # before training, not after it
     t0 = time.time()
     seed_everything(seed)
-    df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    df = _as_index(data)
     _check_index(df, {'path', 'split', 'label'} | (set() if 'is_valid' in df else {'patient'}), 'train')   # the patient split needs `patient`
     _check_labels(df, 'train')
     if split_seed is None: split_seed = None if 'is_valid' in df else seed   # None: the caller made the split (`training_split` then needs its seed)
@@ -642,8 +650,7 @@ def check_train_args(**kw # `train`'s arguments by name; its defaults fill in th
     _need(_whole(a.recalibrate, 0), f"recalibrate must be a whole number >= 0, got {a.recalibrate!r}")
     _need(_whole(a.seed, 0) and (a.split_seed is None or _whole(a.split_seed, 0)),
           f"seed and split_seed must be whole numbers >= 0 (split_seed may be None), got {a.seed!r} and {a.split_seed!r}")
-    _need(a.data is None or isinstance(a.data, (pd.DataFrame, str, os.PathLike)),
-          f"data must be a dataset folder or an index DataFrame (from `index_images`), not {type(a.data).__name__}")
+    _check_data(a.data)
     _need(a.balance in ('weights', 'downsample', None), f"balance must be 'weights', 'downsample' or None, not {a.balance!r}")
     for k in ('tta', 'pretrained', 'cpu'): _need(_is_bool(getattr(a, k)), f"{k} must be True or False, got {getattr(a, k)!r}")
     _need(_is_bool(a.augment) or isinstance(a.augment, dict), f"augment must be True, False or a dict of `xray_augmentations` arguments, got {a.augment!r}")
@@ -663,11 +670,11 @@ def training_split(model:PneumoModel, # a trained or loaded model
     if getattr(model, 'members', None):   # an ensemble: its members share one split
         return training_split(model.members[0], data, split_seed if split_seed is not None else (model.meta.get('training') or {}).get('split_seed'))
     _need(isinstance(model, PneumoModel), f"training_split: model must be a trained or loaded model, got {type(model).__name__}")
-    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)), f"data must be a dataset folder or an index DataFrame, not {type(data).__name__}")
+    _check_data(data)
     _need(split_seed is None or _whole(split_seed, 0), f"split_seed must be a whole number >= 0 or None, got {split_seed!r}")
     tr = model.meta.get('training') or {}
     if 'data_fingerprint' not in tr: raise PneumoError("this model records no training data fingerprint: its split cannot be checked")
-    df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    df = _as_index(data)
     def trained_on(s):   # whether split `s` is the one behind the fingerprint
         seen = _subset(s, tr['subset'], tr['seed']) if tr.get('subset') else s
         if tr.get('balance') == 'downsample': seen = downsample(seen, tr['seed'])
@@ -727,9 +734,7 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
     model = _as_model(model, 'evaluate')
     _need(_whole(n_boot, 0), f"n_boot must be a whole number >= 0, got {n_boot!r}")
     _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
-    _need(items is None or isinstance(items, (pd.DataFrame, str, os.PathLike)),
-          f"items must be an index DataFrame (`path` and `label` columns) or a dataset folder, not {type(items).__name__}")
-    df = items if isinstance(items, pd.DataFrame) else index_images(items)
+    df = _as_index(items, 'items')
     if split is not None and 'split' in df:
         if split not in set(df.split): raise PneumoError(f"no images in split {split!r} (splits: {', '.join(sorted(set(df.split)))})")
         df = df[df.split == split]
@@ -763,8 +768,7 @@ def rethreshold(self:PneumoModel, items:pd.DataFrame, # a site's own labelled fi
 
 def _rethreshold(self, items, rule, target_recall, tta, confidence=None)->tuple:
     "`rethreshold`'s copy, and the items' probabilities it was chosen on (so `pneumo rethreshold` reports on them without scoring the films again)."
-    if not isinstance(items, pd.DataFrame) or not {'path', 'label'} <= set(items.columns):
-        raise PneumoError("rethreshold needs a DataFrame with `path` and `label` columns")
+    _check_index(items, {'path', 'label'}, 'rethreshold', made='pneumo_nb.cli.labelled_films')   # a site's films, from a folder or a CSV
     _check_labels(items, 'rethreshold')
     missing = set(CLASSES) - set(items.label)
     _need(not missing, f"rethreshold: the site's {len(items)} films hold no {' or '.join(sorted(missing))}; choosing a threshold needs films of both classes")   # before any is scored
@@ -835,7 +839,7 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     _need(isinstance(models, (list, tuple)), f"models must be a list of models or saved model folders, not {type(models).__name__}")
     _check_rule_args(rule, target_recall, confidence, tta)   # before the models are read and the films scored
     _need(split_seed is None or _whole(split_seed, 0), f"split_seed must be a whole number >= 0 or None, got {split_seed!r}")
-    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)), f"data must be a dataset folder or an index DataFrame, not {type(data).__name__}")
+    _check_data(data)
     ms = [load_model(m) if isinstance(m, (str, os.PathLike)) else m for m in models]
     if len(ms) < 2: raise PneumoError(f"an ensemble needs at least two models, got {len(ms)}")
     if not all(type(m) is PneumoModel for m in ms): raise PneumoError("ensemble members must be single models (`PneumoModel`), not ensembles")
@@ -847,7 +851,7 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     for k in ('size', 'mean', 'std', 'resize', 'classes'):
         vals = [m.meta.get(k) for m in ms]
         if any(v != vals[0] for v in vals): raise PneumoError(f"ensemble members must share their input {k}; they have {vals}")
-    df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    df = _as_index(data)
     splits = [training_split(m, df, split_seed) for m in ms]   # each checked against the data it was trained on
     if not _same_split(splits):
         raise PneumoError("these models were trained on different patient splits: a validation child of one was a training child "
@@ -932,7 +936,7 @@ def compare(names:list|None=None, # keys of `ITERATIONS`; all by default
         _need(isinstance(name, str) and name in ITERATIONS, f"unknown configuration {name!r}: one of {', '.join(ITERATIONS)}")
         try: check_train_args(data=data, seed=seed, **{**ITERATIONS[name], **overrides})
         except TypeError as e: raise PneumoError(f"compare: {e}") from None   # a setting `train` does not take
-    df = data if isinstance(data, pd.DataFrame) else index_images(data)
+    df = _as_index(data)
     df = df if 'is_valid' in df else split_by_patient(df, seed=seed)
     rows = {}
     for name in names:
