@@ -204,7 +204,7 @@ def parser()->argparse.ArgumentParser:
                        description="Score a saved model on labelled images: a split of a dataset folder, or a site's own films.")
     _add_common(p)
     p.add_argument('--model', required=True, help='model folder written by train or run')
-    p.add_argument('--split', default='test', help='split to score (default test)')
+    p.add_argument('--split', help='split of --data to score (default test)')
     p.add_argument('--films', help="score these labelled films instead of a split of --data: a folder with NORMAL/ and PNEUMONIA/ inside, or a CSV of path and label (a site's own)")
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation (default: as the model's threshold was chosen)")
     p.add_argument('--out', help='also write the metrics to this JSON file')
@@ -284,13 +284,15 @@ def cmd_train(a):
 def cmd_evaluate(a):
     from pneumo_nb.model import load_model, evaluate
     if a.films and a.data: raise PneumoError("give --films (a site's labelled films) or --data (a dataset folder), not both")
+    if a.films and a.split is not None: raise PneumoError("--split chooses a split of --data; it has no meaning with --films")
+    split = 'test' if a.split is None else a.split
     if a.out: check_output(a.out)
     m = load_model(a.model, cpu=a.cpu)
     ev = (evaluate(m, labelled_films(a.films), split=None, tta=a.tta) if a.films else
-          evaluate(m, index_images(data_dir(a.data)), split=a.split, tta=a.tta))
+          evaluate(m, index_images(data_dir(a.data)), split=split, tta=a.tta))
     print(ev.metrics.round(4).to_string()); print(ev.confusion.to_string()); _log(DISCLAIMER)
     if a.out:
-        with atomic_path(a.out) as t: t.write_text(json.dumps(dict(split=None if a.films else a.split, films=a.films, threshold=ev.threshold, disclaimer=DISCLAIMER,
+        with atomic_path(a.out) as t: t.write_text(json.dumps(dict(split=None if a.films else split, films=a.films, threshold=ev.threshold, disclaimer=DISCLAIMER,
                                                                    metrics=ev.metrics.round(4).to_dict('index')), indent=2, default=float))
     return 0
 
