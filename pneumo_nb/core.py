@@ -33,6 +33,7 @@ def _need(ok:bool, msg:str):
 def _whole(x, lo:int)->bool: return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= lo
 def _real(x)->bool: return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
 def _is_bool(x)->bool: return isinstance(x, (bool, np.bool_))   # a flag: a string such as 'no' would otherwise count as True
+def _is_seed(x)->bool: return _whole(x, 0) and x < 2**32   # NumPy's legacy generator, scikit-learn and LIME refuse larger seeds deep inside
 
 
 # %% ../nbs/00_core.ipynb #36c3d075
@@ -131,7 +132,7 @@ def atomic_path(dest:str|Path, # the file or folder to produce
 def seed_everything(seed:int=42, # the seed for Python, NumPy and torch
                    ):
     "Seed every random generator a run uses (fastai's `set_seed`, with deterministic cuDNN)."
-    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")   # int()'s ValueError from inside fastai before
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")   # int()'s ValueError from inside fastai before
     from fastai.torch_core import set_seed
     set_seed(seed, reproducible=True)
 

@@ -12,7 +12,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
-from .core import _need, _whole, _real
+from .core import _need, _whole, _real, _is_seed
 from .obtain import index_images
 from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, open_xray, MIN_SIDE, _check_index
 
@@ -42,7 +42,7 @@ def plot_samples(df:pd.DataFrame, # index from `index_images`
     "A grid of `n` random radiographs per class (fewer if a class has fewer), titled with the kind of pneumonia."
     _check_index(df, {'path', 'label', 'kind'}, 'plot_samples')
     _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
-    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     fig, axs = plt.subplots(len(CLASSES), n, figsize=(2.2*n, 2.4*len(CLASSES)))
     for row, label in zip(np.atleast_2d(axs), CLASSES):
         pick = df[df.label == label].sample(n=min(n, (df.label == label).sum()), random_state=seed)
@@ -61,7 +61,7 @@ def plot_intensity(df:pd.DataFrame, # index from `index_images`
     "Mean histogram of grayscale pixel intensities per class (the classes that have films), with each class's mean brightness."
     _check_index(df, {'path', 'label'}, 'plot_intensity')
     _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
-    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     _need(df.label.isin(CLASSES).any(), f"plot_intensity: no {' or '.join(CLASSES)} films among the {len(df)} rows")
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for label in CLASSES:
@@ -120,7 +120,7 @@ def plot_augmentations(path:str|Path, # one radiograph
     "The same radiograph under `n` random training augmentations, as the model will see it."
     _need(_whole(n, 1), f"n must be a whole number >= 1, got {n!r}")
     _need(_whole(size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {size!r}")
-    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     im = open_xray(path)   # the model's own reader: upright, 16-bit scaled, and an unreadable file named
     with fastai_quietly(): from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, set_seed
     set_seed(seed)

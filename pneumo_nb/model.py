@@ -19,7 +19,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import pneumo_nb
 from .core import *
-from .core import _need, _whole, _real, _is_bool
+from .core import _need, _whole, _real, _is_bool, _is_seed
 with fastai_quietly():
     from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
         IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
@@ -250,7 +250,8 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
     from sklearn.metrics import accuracy_score, recall_score, precision_score, f1_score, roc_auc_score, average_precision_score
     y, p = _labels_probs(y, p, 'metrics_table')
     _need(_real(threshold) and 0 <= threshold <= 1, f"threshold must be a number between 0 and 1, got {threshold!r}")
-    _need(_whole(n_boot, 0) and _whole(seed, 0), f"n_boot and seed must be whole numbers >= 0, got {n_boot!r} and {seed!r}")
+    _need(_whole(n_boot, 0), f"n_boot must be a whole number >= 0, got {n_boot!r}")
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     yhat = (p >= threshold).astype(int)
     both = len(set(y)) == 2
     val = dict(accuracy=accuracy_score(y, yhat), sensitivity=recall_score(y, yhat, zero_division=np.nan),
@@ -648,8 +649,8 @@ def check_train_args(**kw # `train`'s arguments by name; its defaults fill in th
     _need(_real(a.confidence) and 0 < a.confidence < 1, f"confidence must be in (0, 1), got {a.confidence!r}")
     _need(a.subset is None or _whole(a.subset, 1), f"subset must be a whole number >= 1 or None, got {a.subset!r}")
     _need(_whole(a.recalibrate, 0), f"recalibrate must be a whole number >= 0, got {a.recalibrate!r}")
-    _need(_whole(a.seed, 0) and (a.split_seed is None or _whole(a.split_seed, 0)),
-          f"seed and split_seed must be whole numbers >= 0 (split_seed may be None), got {a.seed!r} and {a.split_seed!r}")
+    _need(_is_seed(a.seed) and (a.split_seed is None or _is_seed(a.split_seed)),
+          f"seed and split_seed must be whole numbers from 0 to 2**32-1 (split_seed may be None), got {a.seed!r} and {a.split_seed!r}")
     _check_data(a.data)
     _need(a.balance in ('weights', 'downsample', None), f"balance must be 'weights', 'downsample' or None, not {a.balance!r}")
     for k in ('tta', 'pretrained', 'cpu'): _need(_is_bool(getattr(a, k)), f"{k} must be True or False, got {getattr(a, k)!r}")
@@ -671,7 +672,7 @@ def training_split(model:PneumoModel, # a trained or loaded model
         return training_split(model.members[0], data, split_seed if split_seed is not None else (model.meta.get('training') or {}).get('split_seed'))
     _need(isinstance(model, PneumoModel), f"training_split: model must be a trained or loaded model, got {type(model).__name__}")
     _check_data(data)
-    _need(split_seed is None or _whole(split_seed, 0), f"split_seed must be a whole number >= 0 or None, got {split_seed!r}")
+    _need(split_seed is None or _is_seed(split_seed), f"split_seed must be a whole number from 0 to 2**32-1, or None, got {split_seed!r}")
     tr = model.meta.get('training') or {}
     if 'data_fingerprint' not in tr: raise PneumoError("this model records no training data fingerprint: its split cannot be checked")
     df = _as_index(data)
@@ -733,7 +734,7 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
     from sklearn.metrics import confusion_matrix
     model = _as_model(model, 'evaluate')
     _need(_whole(n_boot, 0), f"n_boot must be a whole number >= 0, got {n_boot!r}")
-    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     df = _as_index(items, 'items')
     if split is not None and 'split' in df:
         if split not in set(df.split): raise PneumoError(f"no images in split {split!r} (splits: {', '.join(sorted(set(df.split)))})")
@@ -838,7 +839,7 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     "Average several models' probabilities; choose the threshold on the validation children none of them trained on."
     _need(isinstance(models, (list, tuple)), f"models must be a list of models or saved model folders, not {type(models).__name__}")
     _check_rule_args(rule, target_recall, confidence, tta)   # before the models are read and the films scored
-    _need(split_seed is None or _whole(split_seed, 0), f"split_seed must be a whole number >= 0 or None, got {split_seed!r}")
+    _need(split_seed is None or _is_seed(split_seed), f"split_seed must be a whole number from 0 to 2**32-1, or None, got {split_seed!r}")
     _check_data(data)
     ms = [load_model(m) if isinstance(m, (str, os.PathLike)) else m for m in models]
     if len(ms) < 2: raise PneumoError(f"an ensemble needs at least two models, got {len(ms)}")

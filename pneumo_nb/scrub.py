@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.parallel import parallel
 from .core import *
-from .core import _need, _whole, _real
+from .core import _need, _whole, _real, _is_seed
 from .obtain import index_images
 
 # %% auto #0
@@ -247,7 +247,7 @@ def split_by_patient(df:pd.DataFrame, # index from `index_images`
     from sklearn.model_selection import StratifiedGroupKFold
     _check_index(df, {'split', 'label', 'patient'}, 'split_by_patient')
     _need(_real(valid_pct) and 0 < valid_pct < 1, f"valid_pct must be between 0 and 1, got {valid_pct!r}")
-    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     df = df.copy()
     df['is_valid'] = False
     tr = df.index[df.split == 'train']
@@ -273,7 +273,7 @@ def downsample(df:pd.DataFrame, # index, possibly with `is_valid`
               )->pd.DataFrame: # `df` with its training rows balanced
     "Keep all training images of the rarer class and as many, drawn at random, of the other; other rows untouched."
     _check_index(df, {'split', 'label'}, 'downsample')
-    _need(_whole(seed, 0), f"seed must be a whole number >= 0, got {seed!r}")
+    _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     fit = (df.split == 'train') & ~df.get('is_valid', pd.Series(False, index=df.index))
     _need(set(df[fit].label) == set(CLASSES), f"downsample: the {fit.sum()} training rows hold labels {sorted(map(str, set(df[fit].label)))}; "
                                               f"balancing needs both {' and '.join(CLASSES)}, and no other label")
