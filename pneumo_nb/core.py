@@ -60,6 +60,7 @@ def data_dir(path:str|Path|None=None, # an explicit data folder; wins over every
             )->Path: # the dataset folder, with `train/` and `test/` inside
     "Locate the dataset: `path`, then `$PNEUMO_DATA`, then the user cache, else download it."
     _need(path is None or isinstance(path, (str, os.PathLike)), f"path must be a dataset folder, not {type(path).__name__}")
+    _need(_is_bool(download), f"download must be True or False, got {download!r}")   # 'no' would count as True and fetch 1.2 GB
     for src,p in (('argument', path), ('PNEUMO_DATA', os.environ.get('PNEUMO_DATA'))):
         if not p: continue
         if not Path(p).expanduser().exists(): raise PneumoError(f"{p} (from {src}): no such folder")
@@ -95,6 +96,7 @@ def check_output(dest:str|Path, # the file or folder about to be written
                  replaces=None, # for a folder: `replaces(path)` says whether an existing, non-empty folder is an earlier output it may replace
                 )->Path: # `dest`, with its parent folder created
     "Check before the work that `dest` can be written, and that writing it would destroy nothing but an earlier output of its kind."
+    _need(_is_bool(folder), f"folder must be True or False, got {folder!r}")
     dest = Path(dest).expanduser()
     old = dest.with_name(f'.{dest.name}.old')   # where `atomic_path` parks the last output while it swaps in the new one
     if folder and _is_dir(old) and not (dest.exists() or dest.is_symlink()): old.rename(dest)   # a crash between its two renames: put the last good output back
@@ -141,6 +143,7 @@ def get_device(cpu:bool=False, # force the CPU even when a GPU is present
               ):
     "The torch device to train and predict on: the GPU when present, else the CPU."
     import torch
+    _need(_is_bool(cpu), f"cpu must be True or False, got {cpu!r}")   # 'no' would count as True and force the CPU
     if not cpu and torch.cuda.is_available(): return torch.device('cuda')
     if not cpu and getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')

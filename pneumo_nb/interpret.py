@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from PIL import Image, ImageOps
 from .core import *
-from .core import _need, _whole, _real, _is_seed
+from .core import _need, _whole, _real, _is_seed, _is_bool
 from .scrub import open_xray, _check_index
 from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet, _labels_probs, _check_labels
 
@@ -300,6 +300,7 @@ def lime_explain(model:PneumoModel, # a trained model
     for k, v in (('num_samples', num_samples), ('num_features', num_features)):
         _need(_whole(v, 1), f"{k} must be a whole number >= 1, got {v!r}")
     _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
+    _need(progress is None or _is_bool(progress), f"progress must be True, False or None, got {progress!r}")
     img = np.asarray(open_xray(item).resize((model.size, model.size), Image.Resampling.BILINEAR))
     def fn(batch):   # LIME's perturbed films straight to the network: hiding every superpixel gives a blank film, which `predict` refuses
         p = model._forward(torch.stack([model.to_tensor(Image.fromarray(b)) for b in batch]), model.tta)

@@ -132,6 +132,7 @@ def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:
              )->nn.Module: # the network, with a two-class head
     "Build the network for `arch`: the same module `vision_learner` builds for transfer architectures."
     kind, a = _arch(arch)
+    _need(_is_bool(pretrained), f"pretrained must be True or False, got {pretrained!r}")   # 'no' would count as True
     if kind == 'scratch': return _SCRATCH[a]()
     hk = _head_kwargs(head)
     offline = arch in OFFLINE_WEIGHTS
@@ -401,6 +402,7 @@ class PneumoModel:
         _need(n_workers is None or _whole(n_workers, 1), f"n_workers must be a whole number >= 1 or None, got {n_workers!r}")
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
         _need(tta is None or _is_bool(tta), f"tta must be True, False or None, got {tta!r}")   # a string such as 'no' would count as True
+        _need(progress is None or _is_bool(progress), f"progress must be True, False or None, got {progress!r}")
         thr = self.threshold if threshold is None else float(threshold)
         tta = self.tta if tta is None else bool(tta)
         probs, errs = np.full(len(items), np.nan), [None]*len(items)
@@ -654,6 +656,7 @@ def check_train_args(**kw # `train`'s arguments by name; its defaults fill in th
     _check_data(a.data)
     _need(a.balance in ('weights', 'downsample', None), f"balance must be 'weights', 'downsample' or None, not {a.balance!r}")
     for k in ('tta', 'pretrained', 'cpu'): _need(_is_bool(getattr(a, k)), f"{k} must be True or False, got {getattr(a, k)!r}")
+    _need(a.progress is None or _is_bool(a.progress), f"progress must be True, False or None, got {a.progress!r}")
     _need(_is_bool(a.augment) or isinstance(a.augment, dict), f"augment must be True, False or a dict of `xray_augmentations` arguments, got {a.augment!r}")
     _need(isinstance(a.arch, str), f"arch must be a name, not {type(a.arch).__name__}")
     _arch(a.arch); _head_kwargs(a.head)   # unknown names raise

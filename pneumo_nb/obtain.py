@@ -10,7 +10,7 @@ import os, re, shutil, tempfile, warnings, zipfile, urllib.request, urllib.error
 from pathlib import Path
 import pandas as pd
 from .core import *
-from .core import _need
+from .core import _need, _is_bool
 
 # %% auto #0
 __all__ = ['DEFAULT_URL', 'ARCHIVE_NAME', 'IMAGE_EXTS', 'verify_archive', 'extract_dataset', 'download', 'patient_id',
@@ -100,6 +100,7 @@ def download(url:str=DEFAULT_URL, # where the zip is served; Mendeley's ChestXRa
              timeout:float=60, # seconds to wait for the server
             )->Path: # the dataset folder (with `train/` and `test/`)
     "Download the chest X-ray archive (resuming a partial file), verify it and extract it atomically."
+    for k, v in (('force', force), ('keep_archive', keep_archive)): _need(_is_bool(v), f"{k} must be True or False, got {v!r}")   # 'no' counts as True
     if urllib.parse.urlsplit(url).scheme.lower() not in ('http', 'https', 'ftp', 'file'):
         raise PneumoError(f"{url}: not an address to download from (http, https, ftp or file)")
     dest = Path(dest or cache_dir()).expanduser()
