@@ -207,6 +207,9 @@ def file_hash(path:str|Path, # a file to hash
               chunk:int=1<<20, # bytes read at a time
              )->str: # hex digest
     "Hash a file in chunks, without reading it whole into memory."
+    _need(isinstance(algo, str) and algo in hashlib.algorithms_available and not algo.startswith('shake'),
+          f"algo must be a fixed-length hashlib algorithm such as 'sha256' or 'md5', got {algo!r}")
+    _need(_whole(chunk, 1), f"chunk must be a whole number of bytes >= 1, got {chunk!r}")   # read(0) ends the loop at once: the empty file's hash
     h = hashlib.new(algo)
     with open(path, 'rb') as f:
         while b := f.read(chunk): h.update(b)
