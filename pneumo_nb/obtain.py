@@ -10,7 +10,7 @@ import os, re, shutil, tempfile, warnings, zipfile, urllib.request, urllib.error
 from pathlib import Path
 import pandas as pd
 from .core import *
-from .core import _need, _is_bool
+from .core import _need, _is_bool, _whole, _real
 
 # %% auto #0
 __all__ = ['DEFAULT_URL', 'ARCHIVE_NAME', 'IMAGE_EXTS', 'verify_archive', 'extract_dataset', 'download', 'patient_id',
@@ -54,10 +54,16 @@ def _fetch(url, part, chunk, timeout):
     return total
 
 # %% ../nbs/01_obtain.ipynb #86f21d82
+def _check_sha256(sha256):
+    "A checksum must be 64 hex digits: a mistyped one would fail only after the whole download, which is then deleted as corrupt."
+    _need(sha256 is None or (isinstance(sha256, str) and re.fullmatch(r'[0-9a-fA-F]{64}', sha256) is not None),
+          f"sha256 must be 64 hexadecimal digits (a SHA-256 checksum) or None, got {sha256!r}")
+
 def verify_archive(path:str|Path, # a zip file
                    sha256:str|None=None, # expected SHA-256, checked when given
                   ):
     "Raise a `PneumoError` naming `path` unless it is a complete, uncorrupted zip (and matches `sha256`)."
+    _check_sha256(sha256)
     path = Path(path)
     _need(path.is_file(), f"{path}: no such file")   # before hashing it (an OSError from `open` otherwise)
     if sha256 and (h := file_hash(path)) != sha256.lower():
@@ -101,6 +107,9 @@ def download(url:str=DEFAULT_URL, # where the zip is served; Mendeley's ChestXRa
             )->Path: # the dataset folder (with `train/` and `test/`)
     "Download the chest X-ray archive (resuming a partial file), verify it and extract it atomically."
     for k, v in (('force', force), ('keep_archive', keep_archive)): _need(_is_bool(v), f"{k} must be True or False, got {v!r}")   # 'no' counts as True
+    _check_sha256(sha256)
+    _need(_whole(chunk, 1), f"chunk must be a whole number of bytes >= 1, got {chunk!r}")   # read(0) reads nothing: 'broke off after 0 bytes'
+    _need(_real(timeout) and timeout > 0, f"timeout must be a positive number of seconds, got {timeout!r}")
     if urllib.parse.urlsplit(url).scheme.lower() not in ('http', 'https', 'ftp', 'file'):
         raise PneumoError(f"{url}: not an address to download from (http, https, ftp or file)")
     dest = Path(dest or cache_dir()).expanduser()
