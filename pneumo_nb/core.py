@@ -79,7 +79,9 @@ def data_dir(path:str|Path|None=None, # an explicit data folder; wins over every
 def out_dir(path:str|Path|None=None, # explicit output folder
            )->Path: # the folder, created if needed
     "The output folder: `path`, else `$PNEUMO_OUT`, else `./outputs`."
+    _need(path is None or isinstance(path, (str, os.PathLike)), f"path must be a folder, not {type(path).__name__}")
     p = Path(path or os.environ.get('PNEUMO_OUT') or 'outputs').expanduser()
+    if p.exists() and not p.is_dir(): raise PneumoError(f"{p} is a file: the output folder must be a folder")
     try: p.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise PneumoError(f"cannot create the output folder {p} ({e.strerror or e})") from None
     return p
@@ -197,6 +199,9 @@ def save_fig(fig, # a matplotlib figure
              dpi:int=110, # resolution of the PNG
             )->Path: # the PNG written
     "Save `fig` as `out/name.png`, atomically."
+    _need(hasattr(fig, 'savefig'), f"fig must be a matplotlib figure, not {type(fig).__name__}")
+    _need(isinstance(name, str) and name not in ('', '.', '..') and Path(name).name == name, f"name must be a file name without a folder, got {name!r}")
+    _need(_real(dpi) and dpi > 0, f"dpi must be a positive number, got {dpi!r}")   # matplotlib's ValueError or TypeError before
     dest = out_dir(out)/f'{name}.png'
     with atomic_path(dest) as t: fig.savefig(t, dpi=dpi, bbox_inches='tight', format='png')
     return dest
