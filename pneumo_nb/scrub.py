@@ -305,13 +305,18 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
     _check_index(df, {'path'}, 'make_cache')
     _need(_whole(size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {size!r}")
     _need(_whole(n_workers, 1), f"n_workers must be a whole number >= 1, got {n_workers!r}")
+    for k, v in (('dest', dest), ('root', root)):
+        _need(isinstance(v, (str, os.PathLike)) or (k == 'root' and v is None), f"{k} must be a folder, not {type(v).__name__}")
     if df.empty: return df.copy()
+    dest = out_dir(dest)   # a file there, or a folder that cannot be made, is named before any image is read
     srcs = [Path(p) for p in df.path]
     root = Path(root) if root else Path(os.path.commonpath([p.parent for p in srcs]))
-    dsts = [Path(dest)/p.relative_to(root).with_suffix('.png') for p in srcs]
-    errs = parallel(_cache_one, list(zip(srcs, dsts)), size=size, n_workers=n_workers, threadpool=True, progress=show_progress())
-    for e in errs:
-        if e: warnings.warn(e)
+    out = [str(p) for p in srcs if not p.is_relative_to(root)]
+    _need(not out, f"make_cache: {len(out)} image(s) lie outside root {root}, e.g. {out[:1]}")
+    dsts = [dest/p.relative_to(root).with_suffix('.png') for p in srcs]
+    errs = [e for e in parallel(_cache_one, list(zip(srcs, dsts)), size=size, n_workers=n_workers, threadpool=True, progress=show_progress()) if e]
+    if errs: raise PneumoError(f"make_cache: {len(errs)} of {len(srcs)} images could not be cached (the others are in {dest}; "
+                               f"run `audit` and cache its ok rows): " + '; '.join(errs[:3]))
     return df.assign(path=[str(d) for d in dsts])
 
 # %% ../nbs/02_scrub.ipynb #e252ec0e
