@@ -113,6 +113,7 @@ def plot_reliability(src, # an `Evaluation`, or a `PneumoModel` with `items`
     "Reliability diagram with the expected calibration error, before (and after) temperature scaling."
     from sklearn.calibration import calibration_curve
     _need(_whole(n_bins, 1), f"n_bins must be a whole number >= 1, got {n_bins!r}")
+    _need(temperature is None or (_real(temperature) and temperature > 0), f"temperature must be a positive number or None, got {temperature!r}")   # 0 drew nothing, -1 a mirrored curve
     ev = _as_eval(src, items)
     y, p = (ev.preds.truth == POSITIVE).astype(int).values, ev.preds.prob_pneumonia.values
     curves = {'model': p}
@@ -216,6 +217,8 @@ def plot_gradcam(model:PneumoModel, # a CNN model
                 ):
     "Grad-CAM heatmaps over the radiographs, with the probability of PNEUMONIA."
     items = items.path.tolist() if isinstance(items, pd.DataFrame) else items if isinstance(items, (list, tuple)) else [items]
+    _need(_whole(n_cols, 1), f"n_cols must be a whole number >= 1, got {n_cols!r}")
+    _need(len(items) > 0, "plot_gradcam: no images to draw")
     n = len(items); rows = -(-n//n_cols); cols = min(n, n_cols)
     fig, axs = plt.subplots(rows, cols, figsize=(2.6*cols, 2.8*rows), squeeze=False)
     for ax in axs.flat: ax.axis('off')

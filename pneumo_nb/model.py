@@ -47,6 +47,7 @@ def xray_dataloaders(df:pd.DataFrame, # index with `is_valid` (see `split_by_pat
     "fastai DataLoaders over the training and patient-held-out validation rows of `df`."
     _check_index(df, {'path', 'split', 'label'}, 'xray_dataloaders')
     _need(_whole(size, MIN_SIDE) and _whole(bs, 1), f"size (>= {MIN_SIDE}) and bs (>= 1) must be whole numbers, got {size!r} and {bs!r}")
+    _need(num_workers is None or _whole(num_workers, 0), f"num_workers must be a whole number >= 0 or None, got {num_workers!r}")
     device = device or get_device()
     if num_workers is None: num_workers = 8 if device.type == 'cuda' else 0
     tr = df[df.split == 'train']
