@@ -135,6 +135,7 @@ _PATIENT_RES = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^(NORMAL2-IM-\d
 def patient_id(name:str, # an image file name
               )->str: # the patient id, namespaced by numbering series
     "The patient a file belongs to, read off its name (the file stem when the name follows no known pattern)."
+    _need(isinstance(name, (str, os.PathLike)), f"name must be a file name, not {type(name).__name__}")
     name = Path(name).name
     for r in _PATIENT_RES:
         if m := r.match(name): return m.group(1)
@@ -144,6 +145,8 @@ def image_kind(name:str, # an image file name
                label:str, # its class
               )->str: # 'normal', 'bacteria', 'virus' or 'unknown'
     "The kind of image: normal, bacterial or viral pneumonia."
+    _need(isinstance(name, str), f"name must be a file name, not {type(name).__name__}")
+    _need(label in CLASSES, f"label must be one of {', '.join(CLASSES)}, got {label!r}")   # any other label read as pneumonia
     if label == 'NORMAL': return 'normal'
     n = name.lower()
     return 'bacteria' if 'bacteria' in n else 'virus' if 'virus' in n else 'unknown'
