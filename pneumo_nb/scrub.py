@@ -62,6 +62,7 @@ _VIA = {'LAB': 'RGB', 'La': 'LA'} # modes Pillow turns into gray only through an
 def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, CMYK, LAB, 16-bit I;16 or I, float F, ...
             )->Image.Image: # 8-bit grayscale
     "Convert a radiograph to 8-bit grayscale. 16-bit images are scaled by the bit depth they use (8, 10, 12, 14 or 16 bits); float images in [0,1] by 255, other floats by their range; NaN or infinite pixels raise `PneumoError`."
+    _need(isinstance(im, Image.Image), f"to_gray8 needs a PIL image, not {type(im).__name__} (`open_xray` reads files and arrays)")
     if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
         a = np.asarray(im, dtype=np.float64)
         if not np.isfinite(a).all(): raise PneumoError(f"{(~np.isfinite(a)).sum()} NaN or infinite pixel values")
@@ -134,6 +135,7 @@ def _provenance(im:Image.Image)->dict:
 def file_writer(p:dict, # from `jpeg_provenance`
                )->str|None: # 'Photoshop', 'libjpeg q75', 'JPEG ~q96', 'PNG', ... or None
     "A short name for the program behind a file, to compare classes and splits."
+    _need(isinstance(p, dict) and {'format', 'quality', 'photoshop', 'ijg_tables'} <= set(p), f"file_writer needs the dict `jpeg_provenance` returns, got {p!r}"[:200])
     if p['format'] is None: return None
     if p['photoshop']: return 'Photoshop'
     if p['quality'] is None: return p['format']
@@ -142,6 +144,7 @@ def file_writer(p:dict, # from `jpeg_provenance`
 def jpeg_provenance(path:str|Path, # an image file
                    )->dict: # format, quality, ijg_tables, photoshop, icc_profile
     "How a file was written: its JPEG quality (libjpeg scale), whether its tables are libjpeg's, Photoshop's mark, its ICC profile."
+    _need(isinstance(path, (str, os.PathLike)), f"path must be a file path, not {type(path).__name__}")
     try:
         with Image.open(path) as im: return _provenance(im)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
@@ -154,6 +157,7 @@ _CHECK_COLS = ['ok', 'error', 'mode', 'width', 'height', 'bytes', 'md5', 'writer
 def check_image(path:str|Path, # an image file
                )->dict: # ok, error, mode, width, height, bytes, md5, writer
     "Open and fully decode `path`; describe it, or say why it cannot be read."
+    _need(isinstance(path, (str, os.PathLike)), f"path must be a file path, not {type(path).__name__}")
     path = Path(path)
     r = dict.fromkeys(_CHECK_COLS) | dict(ok=False)
     try:
