@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
-from .core import _need
+from .core import _need, _is_path
 from .obtain import index_images, IMAGE_EXTS
 from .scrub import audit, audit_summary, duplicate_groups, split_by_patient, writer_shortcuts
 
@@ -23,8 +23,8 @@ __all__ = ['collect_images', 'labelled_films', 'write_report', 'parser', 'cmd_au
 def collect_images(paths:list, # files and folders
                   )->tuple: # (files to screen, messages about paths that gave nothing)
     "Expand files and folders (recursively) into the list of files to screen."
-    if isinstance(paths, (str, os.PathLike)): paths = [paths]   # one path, not its letters
-    _need(isinstance(paths, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in paths), f"paths must be a list of files and folders, got {paths!r}"[:200])
+    if _is_path(paths): paths = [paths]   # one path, not its letters
+    _need(isinstance(paths, (list, tuple)) and all(_is_path(p) for p in paths), f"paths must be a list of files and folders, got {paths!r}"[:200])
     files, notes = [], []
     for p in map(Path, paths):
         if p.is_dir():
@@ -51,7 +51,7 @@ def collect_images(paths:list, # files and folders
 def labelled_films(source:str|Path, # a folder holding NORMAL/ and PNEUMONIA/ folders, or a CSV file with `path` and `label` columns
                   )->pd.DataFrame: # path, label
     "A site's labelled films, as the DataFrame `rethreshold` and `evaluate` take."
-    _need(isinstance(source, (str, os.PathLike)), f"source must be a folder or a CSV file, not {type(source).__name__}")
+    _need(_is_path(source), f"source must be a folder or a CSV file, not {type(source).__name__}")
     src = Path(source)
     if src.is_dir():
         subs = {d.name.upper(): d for d in src.iterdir() if d.is_dir()}

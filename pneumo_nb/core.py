@@ -34,6 +34,7 @@ def _whole(x, lo:int)->bool: return isinstance(x, numbers.Integral) and not isin
 def _real(x)->bool: return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
 def _is_bool(x)->bool: return isinstance(x, (bool, np.bool_))   # a flag: a string such as 'no' would otherwise count as True
 def _is_seed(x)->bool: return _whole(x, 0) and x < 2**32   # NumPy's legacy generator, scikit-learn and LIME refuse larger seeds deep inside
+def _is_path(x)->bool: return isinstance(x, (str, os.PathLike))   # a file or folder name (a list or a number is not)
 
 
 # %% ../nbs/00_core.ipynb #36c3d075
@@ -48,7 +49,7 @@ SPLITS = ('train', 'val', 'test')
 def find_dataset(path:str|Path, # a dataset folder, or a folder that contains `chest_xray/`
                 )->Path|None: # the folder holding the `train/` and `test/` splits, or None
     "Find the folder with the split folders inside `path` (Kaggle and Mendeley layouts, nested once or twice)."
-    _need(isinstance(path, (str, os.PathLike)), f"path must be a folder, not {type(path).__name__}")
+    _need(_is_path(path), f"path must be a folder, not {type(path).__name__}")
     path = Path(path).expanduser()
     for cand in (path, path/'chest_xray', path/'chest_xray'/'chest_xray'):
         if (cand/'train').is_dir() and (cand/'test').is_dir(): return cand
@@ -59,7 +60,7 @@ def data_dir(path:str|Path|None=None, # an explicit data folder; wins over every
              download:bool=True, # download into the cache when no data is found
             )->Path: # the dataset folder, with `train/` and `test/` inside
     "Locate the dataset: `path`, then `$PNEUMO_DATA`, then the user cache, else download it."
-    _need(path is None or isinstance(path, (str, os.PathLike)), f"path must be a dataset folder, not {type(path).__name__}")
+    _need(path is None or _is_path(path), f"path must be a dataset folder, not {type(path).__name__}")
     _need(_is_bool(download), f"download must be True or False, got {download!r}")   # 'no' would count as True and fetch 1.2 GB
     for src,p in (('argument', path), ('PNEUMO_DATA', os.environ.get('PNEUMO_DATA'))):
         if not p: continue
@@ -79,7 +80,7 @@ def data_dir(path:str|Path|None=None, # an explicit data folder; wins over every
 def out_dir(path:str|Path|None=None, # explicit output folder
            )->Path: # the folder, created if needed
     "The output folder: `path`, else `$PNEUMO_OUT`, else `./outputs`."
-    _need(path is None or isinstance(path, (str, os.PathLike)), f"path must be a folder, not {type(path).__name__}")
+    _need(path is None or _is_path(path), f"path must be a folder, not {type(path).__name__}")
     p = Path(path or os.environ.get('PNEUMO_OUT') or 'outputs').expanduser()
     if p.exists() and not p.is_dir(): raise PneumoError(f"{p} is a file: the output folder must be a folder")
     try: p.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import pneumo_nb
 from .core import *
-from .core import _need, _whole, _real, _is_bool, _is_seed
+from .core import _need, _whole, _real, _is_bool, _is_seed, _is_path
 with fastai_quietly():
     from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
         IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
@@ -281,7 +281,7 @@ FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
 
 def _check_data(data, who:str='data'):
     "Raise `PneumoError` unless `data` is None (`data_dir()`), a dataset folder or an index DataFrame."
-    _need(data is None or isinstance(data, (pd.DataFrame, str, os.PathLike)),
+    _need(data is None or isinstance(data, pd.DataFrame) or _is_path(data),
           f"{who} must be a dataset folder or an index DataFrame (from `index_images`), not {type(data).__name__}")
 
 def _as_index(data, who:str='data')->pd.DataFrame:
@@ -426,7 +426,7 @@ class PneumoModel:
 
 # %% ../nbs/04_model.ipynb #23e9e39a
 def _model_dir(path):
-    _need(isinstance(path, (str, os.PathLike)) and str(path) != '', f"a model is saved to a folder: give its path, not {path!r}")
+    _need(_is_path(path) and str(path) != '', f"a model is saved to a folder: give its path, not {path!r}")
     p = Path(path)
     return p.parent if p.name in ('model.json', 'weights.safetensors', 'ensemble.json') else p
 
@@ -697,7 +697,7 @@ def training_split(model:PneumoModel, # a trained or loaded model
 # %% ../nbs/04_model.ipynb #5e1f0a22
 def _as_model(model, what:str)->PneumoModel:
     "`model` itself, or the model saved in folder `model`; anything else is refused, naming `what` asked for it."
-    if isinstance(model, (str, os.PathLike)): return load_model(model)
+    if _is_path(model): return load_model(model)
     if isinstance(model, PneumoModel): return model
     raise PneumoError(f"{what}: model must be a trained or loaded model, or a saved model's folder; got {type(model).__name__}")
 
@@ -845,7 +845,7 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     _check_rule_args(rule, target_recall, confidence, tta)   # before the models are read and the films scored
     _need(split_seed is None or _is_seed(split_seed), f"split_seed must be a whole number from 0 to 2**32-1, or None, got {split_seed!r}")
     _check_data(data)
-    ms = [load_model(m) if isinstance(m, (str, os.PathLike)) else m for m in models]
+    ms = [load_model(m) if _is_path(m) else m for m in models]
     if len(ms) < 2: raise PneumoError(f"an ensemble needs at least two models, got {len(ms)}")
     if not all(type(m) is PneumoModel for m in ms): raise PneumoError("ensemble members must be single models (`PneumoModel`), not ensembles")
     digests = [_weights_digest(m.net) for m in ms]

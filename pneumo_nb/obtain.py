@@ -10,7 +10,7 @@ import os, re, shutil, tempfile, warnings, zipfile, urllib.request, urllib.error
 from pathlib import Path
 import pandas as pd
 from .core import *
-from .core import _need, _is_bool, _whole, _real
+from .core import _need, _is_bool, _whole, _real, _is_path
 
 # %% auto #0
 __all__ = ['DEFAULT_URL', 'ARCHIVE_NAME', 'IMAGE_EXTS', 'verify_archive', 'extract_dataset', 'download', 'patient_id',
@@ -135,7 +135,7 @@ _PATIENT_RES = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^(NORMAL2-IM-\d
 def patient_id(name:str, # an image file name
               )->str: # the patient id, namespaced by numbering series
     "The patient a file belongs to, read off its name (the file stem when the name follows no known pattern)."
-    _need(isinstance(name, (str, os.PathLike)), f"name must be a file name, not {type(name).__name__}")
+    _need(_is_path(name), f"name must be a file name, not {type(name).__name__}")
     name = Path(name).name
     for r in _PATIENT_RES:
         if m := r.match(name): return m.group(1)
@@ -158,7 +158,7 @@ def index_images(root:str|Path|None=None, # dataset folder; found by `data_dir` 
                  splits:tuple=SPLITS, # the splits to index; `val` may be absent (Mendeley layout)
                 )->pd.DataFrame: # one row per image: path, split, label, patient, kind
     "List every image of the dataset with its split, label, patient and kind of pneumonia."
-    _need(root is None or isinstance(root, (str, os.PathLike)), f"root must be a dataset folder, not {type(root).__name__}")
+    _need(root is None or _is_path(root), f"root must be a dataset folder, not {type(root).__name__}")
     splits = (splits,) if isinstance(splits, str) else splits   # one split named on its own, not its letters
     _need(isinstance(splits, (tuple, list)) and len(splits) > 0 and set(splits) <= set(SPLITS),
           f"splits must name one or more of {', '.join(SPLITS)}, got {splits!r}")

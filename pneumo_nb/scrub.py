@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.parallel import parallel
 from .core import *
-from .core import _need, _whole, _real, _is_seed
+from .core import _need, _whole, _real, _is_seed, _is_path
 from .obtain import index_images
 
 # %% auto #0
@@ -144,7 +144,7 @@ def file_writer(p:dict, # from `jpeg_provenance`
 def jpeg_provenance(path:str|Path, # an image file
                    )->dict: # format, quality, ijg_tables, photoshop, icc_profile
     "How a file was written: its JPEG quality (libjpeg scale), whether its tables are libjpeg's, Photoshop's mark, its ICC profile."
-    _need(isinstance(path, (str, os.PathLike)), f"path must be a file path, not {type(path).__name__}")
+    _need(_is_path(path), f"path must be a file path, not {type(path).__name__}")
     try:
         with Image.open(path) as im: return _provenance(im)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
@@ -157,7 +157,7 @@ _CHECK_COLS = ['ok', 'error', 'mode', 'width', 'height', 'bytes', 'md5', 'writer
 def check_image(path:str|Path, # an image file
                )->dict: # ok, error, mode, width, height, bytes, md5, writer
     "Open and fully decode `path`; describe it, or say why it cannot be read."
-    _need(isinstance(path, (str, os.PathLike)), f"path must be a file path, not {type(path).__name__}")
+    _need(_is_path(path), f"path must be a file path, not {type(path).__name__}")
     path = Path(path)
     r = dict.fromkeys(_CHECK_COLS) | dict(ok=False)
     try:
@@ -305,12 +305,11 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
                n_workers:int=4, # threads resizing in parallel (PIL releases the GIL)
               )->pd.DataFrame: # `df` with `path` pointing into the cache
     "Resize every image once into `dest` (shorter side `size`, aspect kept, grayscale PNG), skipping cached ones."
-    import os
     _check_index(df, {'path'}, 'make_cache')
     _need(_whole(size, MIN_SIDE), f"size must be a whole number of pixels >= {MIN_SIDE}, got {size!r}")
     _need(_whole(n_workers, 1), f"n_workers must be a whole number >= 1, got {n_workers!r}")
-    for k, v in (('dest', dest), ('root', root)):
-        _need(isinstance(v, (str, os.PathLike)) or (k == 'root' and v is None), f"{k} must be a folder, not {type(v).__name__}")
+    _need(_is_path(dest), f"dest must be a folder, not {type(dest).__name__}")
+    _need(root is None or _is_path(root), f"root must be a folder, not {type(root).__name__}")
     if df.empty: return df.copy()
     dest = out_dir(dest)   # a file there, or a folder that cannot be made, is named before any image is read
     srcs = [Path(p) for p in df.path]
@@ -350,7 +349,7 @@ def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,C) or (C,H,W)
             if item.dtype.kind in 'ui': a = a.round().astype(np.int64)
         as_int = a.dtype.kind in 'ui' and a.max() < 2**31 and a.min() >= -2**31   # else: scaled by its range, as a float
         return _finish(Image.fromarray(a.astype(np.int32) if as_int else a.astype(np.float32), 'I' if as_int else 'F'), what)
-    if not isinstance(item, (str, os.PathLike)):
+    if not _is_path(item):
         raise PneumoError(f"<{type(item).__name__}>: expected a file path, a PIL image or an array")
     if re.match(r'[a-z][a-z0-9+.-]*://', str(item), re.I):
         raise PneumoError(f"{item}: a URL; only local files are read (download it first)")
