@@ -36,6 +36,12 @@ def _is_bool(x)->bool: return isinstance(x, (bool, np.bool_))   # a flag: a stri
 def _is_seed(x)->bool: return _whole(x, 0) and x < 2**32   # NumPy's legacy generator, scikit-learn and LIME refuse larger seeds deep inside
 def _is_path(x)->bool: return isinstance(x, (str, os.PathLike))   # a file or folder name (a list or a number is not)
 
+def _need_classes(labels, who:str, what:str, why:str='both classes are needed'):
+    "Raise `PneumoError` unless `labels` (`who`'s `what`, e.g. 'training films') hold both `CLASSES` and no other label; `why` says what needs both."
+    got = set(map(str, labels))   # a missing label is named as 'nan'
+    _need(not (extra := sorted(got - set(CLASSES))), f"{who}: the {what} hold label(s) other than {' and '.join(CLASSES)}: {extra[:3]} ({len(labels)} in all)")
+    _need(not (missing := sorted(set(CLASSES) - got)), f"{who}: the {what} hold no {' or '.join(missing)}; {why} ({len(labels)} in all)")
+
 
 # %% ../nbs/00_core.ipynb #36c3d075
 def cache_dir()->Path: # the user cache folder of pneumo_nb

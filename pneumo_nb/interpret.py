@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from PIL import Image, ImageOps
 from .core import *
-from .core import _need, _whole, _real, _is_seed, _is_bool
+from .core import _need, _whole, _real, _is_seed, _is_bool, _need_classes
 from .scrub import open_xray, _check_index
 from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet, _labels_probs, _check_labels
 
@@ -98,8 +98,7 @@ def fit_temperature(model:PneumoModel, # a trained model
     _check_model(model)
     _check_index(valid_items, {'path', 'label'}, 'fit_temperature')
     _check_labels(valid_items, 'fit_temperature')
-    _need(set(valid_items.label) == set(CLASSES), f"fit_temperature: the {len(valid_items)} validation films hold labels "
-          f"{sorted(set(valid_items.label))}; a temperature fitted on one class only sharpens or flattens every probability towards it")
+    _need_classes(valid_items.label, 'fit_temperature', 'validation films', 'a temperature fitted on one class only sharpens or flattens every probability towards it')
     pv = _given_probs(probs, valid_items) if probs is not None else model.predict(valid_items, progress=False).prob_pneumonia.values
     y, z = (valid_items.label == POSITIVE).astype(int).values, _logit(pv)
     nll = lambda t: -np.mean(y*np.log(1/(1+np.exp(-z/t)) + 1e-12) + (1-y)*np.log(1 - 1/(1+np.exp(-z/t)) + 1e-12))

@@ -19,7 +19,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import pneumo_nb
 from .core import *
-from .core import _need, _whole, _real, _is_bool, _is_seed, _is_path
+from .core import _need, _whole, _real, _is_bool, _is_seed, _is_path, _need_classes
 with fastai_quietly():
     from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
         IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
@@ -568,7 +568,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed)
     if subset: df = _subset(df, subset, seed)
     for part, rows in (('training', df[(df.split == 'train') & ~df.is_valid]), ('validation', df[(df.split == 'train') & df.is_valid])):   # both classes, or no model and no threshold
-        _need(set(rows.label) == set(CLASSES), f"the {part} films hold no {' or '.join(sorted(set(CLASSES) - set(rows.label)))}: both classes are needed")
+        _need_classes(rows.label, 'train', f'{part} films')
     if balance == 'downsample': df = downsample(df, seed)
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
     _check_rule(threshold_rule, int((df.is_valid & (df.label == POSITIVE)).sum()), target_recall, confidence)   # before training, not after it
@@ -775,8 +775,7 @@ def _rethreshold(self, items, rule, target_recall, tta, confidence=None)->tuple:
     "`rethreshold`'s copy, and the items' probabilities it was chosen on (so `pneumo rethreshold` reports on them without scoring the films again)."
     _check_index(items, {'path', 'label'}, 'rethreshold', made='pneumo_nb.cli.labelled_films')   # a site's films, from a folder or a CSV
     _check_labels(items, 'rethreshold')
-    missing = set(CLASSES) - set(items.label)
-    _need(not missing, f"rethreshold: the site's {len(items)} films hold no {' or '.join(sorted(missing))}; choosing a threshold needs films of both classes")   # before any is scored
+    _need_classes(items.label, 'rethreshold', "site's films", 'choosing a threshold needs films of both classes')   # before any is scored
     _check_rule_args(rule, target_recall, confidence, tta)   # before any film is scored
     rule = rule or self.meta.get('threshold_rule', 'recall')
     target_recall = target_recall or self.meta.get('target_recall', 0.95)

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.parallel import parallel
 from .core import *
-from .core import _need, _whole, _real, _is_seed, _is_path
+from .core import _need, _whole, _real, _is_seed, _is_path, _need_classes
 from .obtain import index_images
 
 # %% auto #0
@@ -268,8 +268,7 @@ def class_weights(df:pd.DataFrame, # rows to weigh, with a `label` column
     "Inverse-frequency ('balanced') class weights, from scikit-learn."
     from sklearn.utils.class_weight import compute_class_weight
     _check_index(df, {'label'}, 'class_weights')
-    _need(set(df.label) == set(CLASSES), f"class_weights: the {len(df)} rows hold labels {sorted(map(str, set(df.label)))}; "
-                                         f"a weight for each class needs both {' and '.join(CLASSES)}, and no other label")
+    _need_classes(df.label, 'class_weights', 'rows', 'a weight for each class needs both')
     return compute_class_weight('balanced', classes=np.array(CLASSES), y=df.label.values).tolist()
 
 def downsample(df:pd.DataFrame, # index, possibly with `is_valid`
@@ -279,8 +278,7 @@ def downsample(df:pd.DataFrame, # index, possibly with `is_valid`
     _check_index(df, {'split', 'label'}, 'downsample')
     _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     fit = (df.split == 'train') & ~df.get('is_valid', pd.Series(False, index=df.index))
-    _need(set(df[fit].label) == set(CLASSES), f"downsample: the {fit.sum()} training rows hold labels {sorted(map(str, set(df[fit].label)))}; "
-                                              f"balancing needs both {' and '.join(CLASSES)}, and no other label")
+    _need_classes(df[fit].label, 'downsample', 'training rows', 'balancing needs both classes')
     n = df[fit].label.value_counts().min()
     keep = df[fit].groupby('label', group_keys=False).sample(n=n, random_state=seed).index
     return df[~fit | df.index.isin(keep)]
