@@ -132,7 +132,7 @@ def download(url:str=DEFAULT_URL, # where the zip is served; Mendeley's ChestXRa
 # %% ../nbs/01_obtain.ipynb #ebcff236
 _PATIENT_RES = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^(NORMAL2-IM-\d+)-', re.I), re.compile(r'^(IM-\d+)-', re.I)]
 
-def patient_id(name:str, # an image file name
+def patient_id(name:str|Path, # an image file name, or its path
               )->str: # the patient id, namespaced by numbering series
     "The patient a file belongs to, read off its name (the file stem when the name follows no known pattern)."
     _need(_is_path(name), f"name must be a file name, not {type(name).__name__}")
@@ -141,14 +141,14 @@ def patient_id(name:str, # an image file name
         if m := r.match(name): return m.group(1)
     return Path(name).stem
 
-def image_kind(name:str, # an image file name
+def image_kind(name:str|Path, # an image file name, or its path
                label:str, # its class
               )->str: # 'normal', 'bacteria', 'virus' or 'unknown'
     "The kind of image: normal, bacterial or viral pneumonia."
-    _need(isinstance(name, str), f"name must be a file name, not {type(name).__name__}")
+    _need(_is_path(name), f"name must be a file name, not {type(name).__name__}")
     _need(label in CLASSES, f"label must be one of {', '.join(CLASSES)}, got {label!r}")   # any other label read as pneumonia
     if label == 'NORMAL': return 'normal'
-    n = name.lower()
+    n = Path(name).name.lower()   # the file's own name: a folder called 'virus' says nothing about the film
     return 'bacteria' if 'bacteria' in n else 'virus' if 'virus' in n else 'unknown'
 
 # %% ../nbs/01_obtain.ipynb #fc7dc6df
