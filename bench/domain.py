@@ -34,8 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from pneumo_nb.core import data_dir
-from pneumo_nb.obtain import index_images
+from pneumo_nb.obtain import index_images, data_dir
 from pneumo_nb.scrub import open_xray
 from pneumo_nb.model import lite_state_dict
 from pneumo_nb.interpret import reframe   # the framing check's own re-framing

@@ -3,7 +3,7 @@
 
     python bench/framing.py --data ../shared/data/chest_xray [--n 1500] [--seed 0] [--split-seed 42] [runs.jsonl ...]
 
-`04a_model_search` puts the test normals' false alarms down, in part, to framing: many are collimated tight, as many
+`study/model_search` puts the test normals' false alarms down, in part, to framing: many are collimated tight, as many
 training pneumonias are, and a tighter crop makes a training normal look like a test normal to a generic network
 (`bench/domain.py --zoom`). That regression was fitted on test normals, so it measures "looks like a test normal", of
 which framing may be only a part. This script measures framing alone, without any label. It crops `--n` training films
@@ -30,8 +30,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from pneumo_nb.core import data_dir
-from pneumo_nb.obtain import index_images
+from pneumo_nb.obtain import index_images, data_dir
 from pneumo_nb.scrub import open_xray, split_by_patient
 from pneumo_nb.interpret import reframe
 from domain import features   # bench/domain.py: pooled ImageNet Lite0 features of 160 px films

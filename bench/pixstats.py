@@ -30,8 +30,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from pneumo_nb.core import data_dir
-from pneumo_nb.obtain import index_images
+from pneumo_nb.obtain import index_images, data_dir
 from pneumo_nb.scrub import open_xray, split_by_patient
 from jpeg import jpeg, squash   # bench/jpeg.py: the originals squashed as the shared copy was
 

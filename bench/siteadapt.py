@@ -4,7 +4,7 @@
     python bench/siteadapt.py --data ../shared/data/chest_xray --split-seed 42 <model folders> [--sizes 40,120] [--reps 12]
 
 AdaBN (adapting BatchNorm statistics to the test films, without labels) was the largest single gain measured in
-this study, but it depends on the class mix of the films it adapts to (04a_model_search). A site that labels some of
+this study, but it depends on the class mix of the films it adapts to (study/model_search). A site that labels some of
 its films can fix that mix itself. This script stands the official test set in for a site, as bench/sitesize.py
 does: for each saved model and size k, it draws test children at random, whole children only, until the site holds
 k films of each class, and compares, on the test children not drawn:

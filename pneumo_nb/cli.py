@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .core import _need, _is_path
-from .obtain import index_images, IMAGE_EXTS
+from .obtain import index_images, IMAGE_EXTS, data_dir
 from .scrub import audit, audit_summary, duplicate_groups, split_by_patient, writer_shortcuts
 
 # %% auto #0
@@ -251,7 +251,7 @@ def parser()->argparse.ArgumentParser:
 def _log(msg): print(msg, file=sys.stderr, flush=True)
 
 def _check_model_out(out):   # a model folder may replace an empty folder or an earlier model, nothing else
-    from pneumo_nb.model import _model_dir, _is_model_dir
+    from pneumo_nb.modelfile import _model_dir, _is_model_dir
     check_output(_model_dir(out), folder=True, replaces=_is_model_dir)
 
 def cmd_audit(a):
@@ -327,7 +327,8 @@ def cmd_predict(a):
     return 0
 
 def cmd_rethreshold(a):
-    from pneumo_nb.model import load_model, metrics_table, _rethreshold
+    from pneumo_nb.model import load_model, metrics_table
+    from pneumo_nb.evaluation import _rethreshold
     _check_model_out(a.out)   # before any film is scored
     films = labelled_films(a.films)
     m = load_model(a.model, cpu=a.cpu)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['CLASSES', 'POSITIVE', 'DISCLAIMER', 'SPLITS', 'PneumoError', 'cache_dir', 'find_dataset', 'data_dir', 'out_dir',
-           'check_output', 'atomic_path', 'seed_everything', 'get_device', 'environment', 'fastai_quietly', 'in_test',
-           'in_notebook', 'show_progress', 'save_fig', 'file_hash']
+__all__ = ['CLASSES', 'POSITIVE', 'DISCLAIMER', 'SPLITS', 'PneumoError', 'cache_dir', 'find_dataset', 'out_dir', 'check_output',
+           'atomic_path', 'seed_everything', 'get_device', 'environment', 'fastai_quietly', 'in_test', 'in_notebook',
+           'show_progress', 'save_fig', 'file_hash']
 
 # %% ../nbs/00_core.ipynb #0c6a7a1b
 CLASSES = ['NORMAL', 'PNEUMONIA']
@@ -60,27 +60,6 @@ def find_dataset(path:str|Path, # a dataset folder, or a folder that contains `c
     for cand in (path, path/'chest_xray', path/'chest_xray'/'chest_xray'):
         if (cand/'train').is_dir() and (cand/'test').is_dir(): return cand
     return None
-
-# %% ../nbs/00_core.ipynb #cc047da2
-def data_dir(path:str|Path|None=None, # an explicit data folder; wins over everything else
-             download:bool=True, # download into the cache when no data is found
-            )->Path: # the dataset folder, with `train/` and `test/` inside
-    "Locate the dataset: `path`, then `$PNEUMO_DATA`, then the user cache, else download it."
-    _need(path is None or _is_path(path), f"path must be a dataset folder, not {type(path).__name__}")
-    _need(_is_bool(download), f"download must be True or False, got {download!r}")   # 'no' would count as True and fetch 1.2 GB
-    for src,p in (('argument', path), ('PNEUMO_DATA', os.environ.get('PNEUMO_DATA'))):
-        if not p: continue
-        if not Path(p).expanduser().exists(): raise PneumoError(f"{p} (from {src}): no such folder")
-        root = find_dataset(p)
-        if root is None: raise PneumoError(
-            f"{p} (from {src}): no chest X-ray dataset here; expected train/ and test/ folders "
-            "(or chest_xray/train, chest_xray/test)")
-        return root
-    root = find_dataset(cache_dir())
-    if root is not None: return root
-    if not download: raise PneumoError(f"No dataset found: pass a folder, set PNEUMO_DATA, or download into {cache_dir()}")
-    from pneumo_nb.obtain import download as _download
-    return _download(dest=cache_dir())
 
 # %% ../nbs/00_core.ipynb #6a05e81b
 def out_dir(path:str|Path|None=None, # explicit output folder

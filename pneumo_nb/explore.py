@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image
 from .core import *
 from .core import _need, _whole, _real, _is_seed
-from .obtain import index_images
+from .obtain import index_images, data_dir
 from .scrub import audit, split_by_patient, audit_summary, duplicate_groups, open_xray, MIN_SIDE, _check_index
 
 # %% auto #0

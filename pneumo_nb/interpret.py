@@ -14,7 +14,9 @@ from PIL import Image, ImageOps
 from .core import *
 from .core import _need, _whole, _real, _is_seed, _is_bool, _need_classes
 from .scrub import open_xray, _check_index
-from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet, _labels_probs, _check_labels
+from .model import PneumoModel, PneumoEnsemble, Evaluation, evaluate, SmallCNN, DenseNet
+from .thresholds import _labels_probs
+from .modelfile import _check_labels
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_curves', 'expected_calibration_error', 'fit_temperature', 'plot_reliability', 'plot_gallery',

@@ -13,7 +13,7 @@ from .core import *
 from .core import _need, _is_bool, _whole, _real, _is_path
 
 # %% auto #0
-__all__ = ['DEFAULT_URL', 'ARCHIVE_NAME', 'IMAGE_EXTS', 'verify_archive', 'extract_dataset', 'download', 'patient_id',
+__all__ = ['DEFAULT_URL', 'ARCHIVE_NAME', 'IMAGE_EXTS', 'verify_archive', 'extract_dataset', 'download', 'data_dir', 'patient_id',
            'image_kind', 'index_images']
 
 # %% ../nbs/01_obtain.ipynb #ca1dda6b
@@ -128,6 +128,26 @@ def download(url:str=DEFAULT_URL, # where the zip is served; Mendeley's ChestXRa
     root = extract_dataset(archive, dest)
     if not keep_archive: archive.unlink()
     return root
+
+# %% ../nbs/01_obtain.ipynb #cc047da2
+def data_dir(path:str|Path|None=None, # an explicit data folder; wins over everything else
+             download:bool=True, # download into the cache when no data is found
+            )->Path: # the dataset folder, with `train/` and `test/` inside
+    "Locate the dataset: `path`, then `$PNEUMO_DATA`, then the user cache, else download it."
+    _need(path is None or _is_path(path), f"path must be a dataset folder, not {type(path).__name__}")
+    _need(_is_bool(download), f"download must be True or False, got {download!r}")   # 'no' would count as True and fetch 1.2 GB
+    for src,p in (('argument', path), ('PNEUMO_DATA', os.environ.get('PNEUMO_DATA'))):
+        if not p: continue
+        if not Path(p).expanduser().exists(): raise PneumoError(f"{p} (from {src}): no such folder")
+        root = find_dataset(p)
+        if root is None: raise PneumoError(
+            f"{p} (from {src}): no chest X-ray dataset here; expected train/ and test/ folders "
+            "(or chest_xray/train, chest_xray/test)")
+        return root
+    root = find_dataset(cache_dir())
+    if root is not None: return root
+    if not download: raise PneumoError(f"No dataset found: pass a folder, set PNEUMO_DATA, or download into {cache_dir()}")
+    return download(dest=cache_dir())
 
 # %% ../nbs/01_obtain.ipynb #ebcff236
 _PATIENT_RES = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^(NORMAL2-IM-\d+)-', re.I), re.compile(r'^(IM-\d+)-', re.I)]

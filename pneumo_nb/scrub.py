@@ -13,7 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.parallel import parallel
 from .core import *
 from .core import _need, _whole, _real, _is_seed, _is_path, _need_classes
-from .obtain import index_images
+from .obtain import index_images, data_dir
 
 # %% auto #0
 __all__ = ['MIN_SIDE', 'MAX_ASPECT', 'MIN_LEVELS', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit',
