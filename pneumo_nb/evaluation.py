@@ -6,17 +6,16 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/evaluation.html.md"""
 
 # %% ../nbs/04e_evaluation.ipynb #92eae1d0
 from __future__ import annotations
-import copy, datetime, hashlib, tempfile, warnings
+import copy, hashlib, tempfile, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
-import pneumo_nb
 from .core import *
-from .core import _need, _whole, _real, _is_seed, _is_path, _need_classes
+from .core import _need, _whole, _is_seed, _is_path, _need_classes
 from .scrub import split_by_patient, _check_index
 from .thresholds import choose_threshold, new_film_recall, metrics_table, _check_rule, _check_rule_args
-from .modelfile import (PneumoModel, PneumoEnsemble, load_model, FORMAT_VERSION, ENSEMBLE_FORMAT, _as_model, _as_index,
+from .modelfile import (PneumoModel, PneumoEnsemble, load_model, model_meta, ENSEMBLE_FORMAT, _as_model, _as_index,
     _check_data, _check_labels, _weights_digest, _same_split)
 from .learner import train, check_train_args, training_split
 
@@ -152,13 +151,11 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     trs = [m.meta.get('training') or {} for m in ms]
     seeds = [split_seed if split_seed is not None else t.get('split_seed') for t in trs]   # None: a split the caller made
     va = splits[0][splits[0].is_valid]
-    meta = dict(format=ENSEMBLE_FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__,
-                arch=f"{len(ms)} x {archs[0]}" if len(set(archs)) == 1 else ' + '.join(archs),
-                **{k: ms[0].meta[k] for k in ('size', 'resize', 'mean', 'std', 'classes')},
-                threshold=0.5, threshold_rule=rule, target_recall=target_recall, confidence=confidence, tta=bool(tta), disclaimer=DISCLAIMER,
-                created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-                training=dict(split_seed=seeds[0], valid_pct=trs[0].get('valid_pct', 0.15), n_valid=len(va),
-                              member_seeds=[t.get('seed') for t in trs]))
+    arch = f"{len(ms)} x {archs[0]}" if len(set(archs)) == 1 else ' + '.join(archs)
+    meta = model_meta(arch, None, ms[0].meta['size'], threshold_rule=rule, target_recall=target_recall, confidence=confidence,
+                      tta=bool(tta), training=dict(split_seed=seeds[0], valid_pct=trs[0].get('valid_pct', 0.15),
+                                                   n_valid=len(va), member_seeds=[t.get('seed') for t in trs]))
+    meta.update(format=ENSEMBLE_FORMAT, **{k: ms[0].meta[k] for k in ('resize', 'mean', 'std')})   # the members' own input
     _check_rule(rule, int((va.label == POSITIVE).sum()), target_recall, confidence)   # before scoring
     ens = PneumoEnsemble(ms, meta)
     pv = ens.predict(va, progress=False).prob_pneumonia.values

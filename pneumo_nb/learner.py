@@ -13,7 +13,6 @@ from types import SimpleNamespace
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn
-import pneumo_nb
 from .core import *
 from .core import _need, _whole, _real, _is_bool, _is_seed, _need_classes
 with fastai_quietly():
@@ -74,7 +73,7 @@ def xray_learner(dls, # DataLoaders from `xray_dataloaders`
                 )->Learner:
     "A fastai `Learner` for `arch` on `dls`, with ImageNet weights loaded offline where they ship."
     kind, a = _arch(arch)
-    common = dict(loss_func=loss_func or CrossEntropyLossFlat(), metrics=[RocAucBinary(), accuracy], wd=wd, cbs=cbs)
+    common = dict(loss_func=CrossEntropyLossFlat() if loss_func is None else loss_func, metrics=[RocAucBinary(), accuracy], wd=wd, cbs=cbs)
     if kind == 'scratch': learn = Learner(dls, build_net(arch), splitter=trainable_params, **common)
     else:
         offline, hk = arch in OFFLINE_WEIGHTS, _head_kwargs(head)   # a bad head is the user's error, not a download's
