@@ -221,4 +221,6 @@ d = { 'settings': { 'branch': 'main',
                                                                                  'pneumo_nb/thresholds.py'),
                                       'pneumo_nb.thresholds.metrics_table': ('thresholds.html#metrics_table', 'pneumo_nb/thresholds.py'),
                                       'pneumo_nb.thresholds.new_film_recall': ( 'thresholds.html#new_film_recall',
-                                                                                'pneumo_nb/thresholds.py')}}}
+                                                                                'pneumo_nb/thresholds.py'),
+                                      'pneumo_nb.thresholds.plot_threshold': ( 'thresholds.html#plot_threshold',
+                                                                               'pneumo_nb/thresholds.py')}}}

@@ -11,7 +11,7 @@ from .core import *
 from .core import _need, _whole, _real, _is_bool, _is_seed
 
 # %% auto #0
-__all__ = ['RULES', 'choose_threshold', 'new_film_recall', 'metrics_table']
+__all__ = ['RULES', 'choose_threshold', 'new_film_recall', 'metrics_table', 'plot_threshold']
 
 # %% ../nbs/04b_thresholds.ipynb #84edf6b5
 RULES = ('recall', 'conformal', 'confident', 'f1')
@@ -145,3 +145,29 @@ def metrics_table(y:np.ndarray, # true labels, 1 = PNEUMONIA
     res = pd.DataFrame({'value': val, 'ci_low': lo, 'ci_high': hi})
     if not both: res.loc[['f1_normal' if y.all() else 'f1_pneumonia', 'f1_macro']] = np.nan   # no F1 for a class with no films (scikit-learn would say 0)
     return res
+
+# %% ../nbs/04b_thresholds.ipynb #4e636b05
+def plot_threshold(y:np.ndarray, # true labels, 1 = PNEUMONIA
+                   p:np.ndarray, # predicted probability of PNEUMONIA
+                   threshold:float, # the operating point to mark
+                   target_recall:float|None=None, # the recall target to draw, if any
+                   title:str='', # what the films are (`validation children`, ...)
+                  ):
+    "Sensitivity and specificity against the threshold, and each class's probabilities, with `threshold` marked."
+    import matplotlib.pyplot as plt
+    y, p = _labels_probs(y, p, 'plot_threshold')
+    _need(_real(threshold) and 0 <= threshold <= 1, f"plot_threshold: threshold must be between 0 and 1, got {threshold!r}")
+    ts = np.unique(np.r_[0., p, 1.])
+    sens = [(p[y == 1] >= t).mean() if (y == 1).any() else np.nan for t in ts]
+    spec = [(p[y == 0] < t).mean() if (y == 0).any() else np.nan for t in ts]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a.step(ts, sens, where='post', label='sensitivity'); a.step(ts, spec, where='post', label='specificity')
+    if target_recall is not None: a.axhline(target_recall, color='grey', ls=':', lw=1, label=f'target recall {target_recall:.0%}')
+    bins = np.linspace(0, 1, 41)
+    for k, name in enumerate(CLASSES): b.hist(p[y == k], bins=bins, alpha=.6, label=f"{name} ({(y == k).sum()})")
+    for ax in (a, b): ax.axvline(threshold, color='k', lw=1); ax.set_xlabel('threshold / probability of PNEUMONIA')
+    a.set_ylabel('share'); b.set_ylabel('films'); b.set_yscale('log')
+    a.legend(fontsize=8, loc='lower left'); b.legend(fontsize=8)
+    a.set_title(f"threshold {threshold:.3f}" + (f" on {title}" if title else ''), fontsize=9)
+    fig.tight_layout(); plt.close(fig)
+    return fig
