@@ -13,6 +13,7 @@ import numpy as np, pandas as pd
 from .core import *
 from .core import _need, _is_path
 from .obtain import index_images, IMAGE_EXTS, data_dir
+from .dicom import is_dicom
 from .scrub import audit, audit_summary, duplicate_groups, split_by_patient, writer_shortcuts
 
 # %% auto #0
@@ -29,12 +30,11 @@ def collect_images(paths:list, # files and folders
     for p in map(Path, paths):
         if p.is_dir():
             every = [f for f in p.rglob('*') if (f.is_file() or (f.is_symlink() and not f.exists())) and not f.name.startswith('.')]   # a broken link gets its row too
-            found = sorted(f for f in every if f.suffix.lower() in IMAGE_EXTS)
-            kinds = Counter(f.suffix.lower() or '(none)' for f in every)
-            dicom = kinds.pop('.dcm', 0) + kinds.pop('.dicom', 0)
+            take = lambda f: f.suffix.lower() in IMAGE_EXTS or (not f.suffix and f.name.upper() != 'DICOMDIR' and is_dicom(f))
+            found = sorted(f for f in every if take(f))
+            kinds = Counter(f.suffix.lower() or '(none)' for f in every if not take(f))
             other = {k: n for k, n in kinds.items() if k not in IMAGE_EXTS}
-            if dicom: notes.append(f"{p}: {dicom} DICOM file(s) skipped: pneumo_nb reads image files; export the films as PNG or JPEG first")
-            elif not found: notes.append(f"{p}: no image files in this folder")
+            if not found: notes.append(f"{p}: no image files in this folder")
             if other: notes.append(f"{p}: {sum(other.values())} other file(s) skipped, not image files by their names ("
                                    + ', '.join(f"{k}: {n}" for k, n in sorted(other.items())) + f"; read: {', '.join(sorted(IMAGE_EXTS))})")
             files += found
@@ -231,6 +231,7 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('--bs', type=int, default=64, help='images per batch (default 64)')
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation (default: as the model's threshold was chosen)")
     p.add_argument('--threshold', type=float, help="decision threshold (default: the model's own)")
+    p.add_argument('--any-modality', action='store_true', help='also score DICOM images that are not radiographs (CT, MR, ...)')
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
     p = sub.add_parser('rethreshold', help="choose a saved model's threshold on a site's own labelled films", description=(
         "Choose a saved model's decision threshold again, on a screening site's own films of known diagnosis, by the model's "
@@ -316,7 +317,7 @@ def cmd_predict(a):
     files, notes = collect_images(a.paths)
     for n in notes: _log(f"pneumo: {n}")
     if not files: raise PneumoError("no image files to screen in " + ', '.join(a.paths))
-    res = m.predict(files, bs=a.bs, tta=a.tta, threshold=a.threshold, errors='record')
+    res = m.predict(files, bs=a.bs, tta=a.tta, threshold=a.threshold, errors='record', any_modality=a.any_modality)
     res = res.rename(columns={'item': 'path'})
     with atomic_path(a.out) as t: res.to_csv(t, index=False)
     n_err = int(res.error.notna().sum())

@@ -66,11 +66,11 @@ def _read_meta(jf:Path, # the description to read: a model's `model.json` or an 
           f"{jf}: normalisation mean {meta['mean']!r}, std {meta['std']!r}: expected three numbers each, std above 0")
     return meta
 
-def _load_items(items, errors):
+def _load_items(items, errors, any_modality=False):
     "Images for `items` (paths, PIL images, arrays), with an error text per item that cannot be read."
     imgs, errs = [], []
     for it in items:
-        try: imgs.append(open_xray(it)); errs.append(None)
+        try: imgs.append(open_xray(it, any_modality)); errs.append(None)
         except PneumoError as e:
             if errors == 'raise': raise
             imgs.append(None); errs.append(str(e))
@@ -103,10 +103,10 @@ class PneumoModel:
         m, s = torch.tensor(self.meta['mean']).view(3, 1, 1), torch.tensor(self.meta['std']).view(3, 1, 1)
         return (x-m)/s
 
-    def _decoded(self, items, chunks, errors='raise', n_workers=4):
+    def _decoded(self, items, chunks, errors='raise', n_workers=4, any_modality=False):
         "For each array of indices in `chunks`: the model inputs of those `items` (None where unreadable) and their error texts. Threads decode the next chunk while the caller works on this one."
         def prep(part):   # one thread's share of a chunk
-            imgs, es = _load_items(part, errors)
+            imgs, es = _load_items(part, errors, any_modality)
             return [None if im is None else self.to_tensor(im) for im in imgs], es
         with ThreadPoolExecutor(n_workers) as ex:
             submit = lambda ix: [ex.submit(prep, [items[j] for j in part]) for part in np.array_split(ix, min(n_workers, len(ix)))]
@@ -139,6 +139,7 @@ class PneumoModel:
                 errors:str='raise', # 'raise' on an unreadable item, or 'record' it in an `error` column
                 n_workers:int|None=None, # threads decoding images; by default 4 on the CPU, up to 16 on a GPU
                 progress:bool|None=None, # show a progress bar; by default in notebooks and terminals
+                any_modality:bool=False, # also score DICOM images of other modalities than radiographs (CT, MR, ...)
                )->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error)
         "Probability of PNEUMONIA and the screening label for each item."
         if isinstance(items, pd.DataFrame):
@@ -153,12 +154,13 @@ class PneumoModel:
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
         _need(tta is None or _is_bool(tta), f"tta must be True, False or None, got {tta!r}")   # a string such as 'no' would count as True
         _need(progress is None or _is_bool(progress), f"progress must be True, False or None, got {progress!r}")
+        _need(_is_bool(any_modality), f"any_modality must be True or False, got {any_modality!r}")
         thr = self.threshold if threshold is None else float(threshold)
         tta = self.tta if tta is None else bool(tta)
         probs, errs = np.full(len(items), np.nan), [None]*len(items)
         chunks = [np.arange(i, min(i+bs, len(items))) for i in range(0, len(items), bs)]
         if n_workers is None: n_workers = min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
-        batches = zip(chunks, self._decoded(items, chunks, errors, n_workers))   # the next batch decodes while the network runs
+        batches = zip(chunks, self._decoded(items, chunks, errors, n_workers, any_modality))   # the next batch decodes while the network runs
         if progress if progress is not None else show_progress():
             from fastprogress.fastprogress import progress_bar
             batches = progress_bar(batches, total=len(chunks))

@@ -172,7 +172,7 @@ def image_kind(name:str|Path, # an image file name, or its path
     return 'bacteria' if 'bacteria' in n else 'virus' if 'virus' in n else 'unknown'
 
 # %% ../nbs/01_obtain.ipynb #fc7dc6df
-IMAGE_EXTS = {'.jpeg', '.jpg', '.jpe', '.jfif', '.png', '.bmp', '.tif', '.tiff', '.webp'}   # the names of the image files read; any other file is reported and skipped
+IMAGE_EXTS = {'.jpeg', '.jpg', '.jpe', '.jfif', '.png', '.bmp', '.tif', '.tiff', '.webp', '.dcm', '.dicom'}   # the names of the image files read (DICOM included); any other file is reported and skipped
 
 def index_images(root:str|Path|None=None, # dataset folder; found by `data_dir` when None
                  splits:tuple=SPLITS, # the splits to index; `val` may be absent (Mendeley layout)

@@ -14,6 +14,7 @@ from fastcore.parallel import parallel
 from .core import *
 from .core import _need, _whole, _real, _is_seed, _is_path, _need_classes
 from .obtain import index_images, data_dir
+from .dicom import is_dicom, read_dicom, _dataset, _image, _facts
 
 # %% auto #0
 __all__ = ['MIN_SIDE', 'MAX_ASPECT', 'MIN_LEVELS', 'to_gray8', 'file_writer', 'jpeg_provenance', 'check_image', 'audit',
@@ -78,14 +79,7 @@ def to_gray8(im:Image.Image, # any PIL image: L, RGB, RGBA, P, CMYK, LAB, 16-bit
     elif im.mode in _VIA: im = im.convert(_VIA[im.mode])
     return im.convert('L')
 
-def _unrecognised(path:Path)->str:
-    "Why Pillow could not identify `path`: a DICOM file (named, with what to do), else an unrecognised format."
-    try:
-        with open(path, 'rb') as f: head = f.read(132)
-    except OSError: head = b''
-    if head[128:132] == b'DICM':
-        return "a DICOM file, which pneumo_nb does not read: export the film as an image first (PNG keeps 16-bit pixels)"
-    return "not an image (unrecognised format)"
+_UNRECOGNISED = "not an image (unrecognised format)" # what Pillow's refusal of a file means to the user
 
 def _orientation(im:Image.Image)->int:
     "`im`'s EXIF orientation, 1 (as stored) to 8; 1 when it has none, or when the metadata is unreadable or out of range."
@@ -154,6 +148,15 @@ def jpeg_provenance(path:str|Path, # an image file
 # %% ../nbs/02_scrub.ipynb #4457e15b
 _CHECK_COLS = ['ok', 'error', 'mode', 'width', 'height', 'bytes', 'md5', 'writer']   # what `check_image` reports
 
+def _check_dicom(path:Path, r:dict)->dict:
+    "`check_image`'s report `r` completed for a DICOM file: its display facts from the header, then the film decoded."
+    try:
+        ds = _dataset(path); r.update(_facts(ds))
+        r['error'] = _as_gray(_image(ds, any_modality=False))[1]
+    except PneumoError as e: r['error'] = str(e)
+    r['ok'] = r['error'] is None
+    return r
+
 def check_image(path:str|Path, # an image file
                )->dict: # ok, error, mode, width, height, bytes, md5, writer
     "Open and fully decode `path`; describe it, or say why it cannot be read."
@@ -164,13 +167,14 @@ def check_image(path:str|Path, # an image file
         r['bytes'] = path.stat().st_size
         if r['bytes'] == 0: r['error'] = 'empty file (0 bytes)'; return r
         r['md5'] = file_hash(path, 'md5')
+        if is_dicom(path): return _check_dicom(path, r)
         with Image.open(path) as im:
             w, h = im.size if _orientation(im) < 5 else im.size[::-1]   # orientations 5 to 8 turn the film by a quarter
             r.update(mode=im.mode, width=w, height=h, writer=file_writer(_provenance(im)))
             im.load()
             r['error'] = _as_gray(im)[1]
         r['ok'] = r['error'] is None
-    except UnidentifiedImageError: r['error'] = _unrecognised(path)
+    except UnidentifiedImageError: r['error'] = _UNRECOGNISED
     except FileNotFoundError: r['error'] = 'file not found'
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         r['error'] = f'unreadable image: {e}'
@@ -288,12 +292,14 @@ def _cache_one(job, size):
     src, dst = job
     if dst.exists() and dst.stat().st_mtime >= Path(src).stat().st_mtime: return None
     try:
-        with Image.open(src) as im:
-            im.draft('L', (size, size))              # JPEG: decode at a reduced scale, still >= size
-            im = to_gray8(im)
-            k = size/min(im.size)
-            if k < 1: im = im.resize((round(im.width*k), round(im.height*k)), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            with atomic_path(dst) as t: im.save(t, format='PNG')
+        if is_dicom(src): im = to_gray8(read_dicom(src))
+        else:
+            with Image.open(src) as im:
+                im.draft('L', (size, size))              # JPEG: decode at a reduced scale, still >= size
+                im = to_gray8(im)
+        k = size/min(im.size)
+        if k < 1: im = im.resize((round(im.width*k), round(im.height*k)), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        with atomic_path(dst) as t: im.save(t, format='PNG')
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, PneumoError) as e: return f"{src}: {e}"
 
 def make_cache(df:pd.DataFrame, # index with a `path` column
@@ -328,7 +334,8 @@ def _finish(im:Image.Image, what:str)->Image.Image:
     return g.convert('RGB')
 
 # %% ../nbs/02_scrub.ipynb #97af5c17
-def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,C) or (C,H,W) with C 1, 3 or 4 channels, 8- or 16-bit or float
+def open_xray(item, # a path (an image or a DICOM file), a PIL image, or an array (H,W), (H,W,C) or (C,H,W) with C 1, 3 or 4 channels, 8- or 16-bit or float
+              any_modality:bool=False, # for a DICOM file: also read CT, MR and other images that are not radiographs
              )->Image.Image: # 8-bit RGB image
     "Read a radiograph from a file, a PIL image or an array as 8-bit RGB; raise `PneumoError` naming the file if it cannot be read."
     if isinstance(item, Image.Image): return _finish(item, f'<{type(item).__name__}>')
@@ -355,10 +362,11 @@ def open_xray(item, # a path, a PIL image, or an array (H,W), (H,W,C) or (C,H,W)
     if not path.exists(): raise PneumoError(f"{path}: a broken link (to {os.readlink(path)})" if path.is_symlink() else f"{path}: file not found")
     if path.is_dir(): raise PneumoError(f"{path}: is a folder, not an image: pass its image files, or screen it with `pneumo predict`, which searches folders")
     if path.stat().st_size == 0: raise PneumoError(f"{path}: empty file (0 bytes)")
+    if is_dicom(path): return _finish(read_dicom(path, any_modality), str(path))
     try:
         with Image.open(path) as im:
             im.load()
             return _finish(im, str(path))
-    except UnidentifiedImageError: raise PneumoError(f"{path}: {_unrecognised(path)}") from None
+    except UnidentifiedImageError: raise PneumoError(f"{path}: {_UNRECOGNISED}") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise PneumoError(f"{path}: unreadable image ({e})") from None
