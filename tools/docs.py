@@ -64,7 +64,8 @@ def run_one(src, dst, quick):
         return c.cell_type == 'code' and bool(_flags(c.source) & skip)   # True: not run
     def beat():   # a sign of life at least every 30 s while one cell runs long
         while not done.wait(30):
-            print(f"[docs]   {src.name}: cell {state['cell']} running for {time.time() - state['t']:.0f} s", flush=True)
+            print(f"[docs]   {src.name}: cell {state['cell']} running for {time.time() - state['t']:.0f} s", flush=True,
+                  file=sys.__stdout__)   # the process's own stdout: the shell captures sys.stdout into the cell's outputs
     done = threading.Event(); threading.Thread(target=beat, daemon=True).start()
     os.chdir(src.parent)
     try: CaptureShell(src).run_all(nb, exc_stop=True, preproc=pre)

@@ -51,6 +51,7 @@ return {
   broken_images: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
   figures: [...document.querySelectorAll('article img')].filter(i => !i.closest('.sidebar-drawer')).length,
   height: document.documentElement.scrollHeight,
+  leaks: [...document.querySelectorAll('article pre')].map(p => p.innerText).filter(t => /\[docs\]|Traceback \(most recent/.test(t)).map(t => t.slice(0, 120)),
 };
 """
 
@@ -105,6 +106,7 @@ def main():
             seen[rel] = info; figures[rel] = info['figures']
             problems += [f"{rel}: console error: {e}" for e in errors]
             problems += [f"{rel}: image does not load: {s}" for s in info['broken_images']]
+            problems += [f"{rel}: an output shows the build's log or a traceback: {t!r}" for t in info['leaks']]
         for rel, info in seen.items():
             for href in info['links']:
                 u = urlsplit(href)
