@@ -173,6 +173,7 @@ def _add_train_args(p):
     p.add_argument('--seed', type=int, help='random seed')
     p.add_argument('--split-seed', type=int, help='seed of the patient split, when it differs from --seed (models to ensemble share one)')
     p.add_argument('--subset', type=int, help='train on this many images per class only (a quick check)')
+    p.add_argument('--classes', type=int, choices=(2, 3), help='2: NORMAL / PNEUMONIA (default); 3: NORMAL / BACTERIA / VIRUS, from the file names')
     p.add_argument('--tta', action='store_true', default=None, help='choose the threshold on test-time-augmented validation probabilities')
     _add_rule_args(p)
 
@@ -187,7 +188,7 @@ def _add_rule_args(p, whose=None):
     p.add_argument('--confidence', type=float, help=f"for 'confident' (and the recall rethreshold promises): how sure it must be of the target on new films; default: {d('0.9')}")
 
 def _train_kwargs(a):
-    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed split_seed subset tta target_recall confidence'.split()
+    keys = 'arch size epochs freeze_epochs lr_ratio bs lr seed split_seed subset classes tta target_recall confidence'.split()
     return dict(**{k: getattr(a, k) for k in keys if getattr(a, k) is not None}, cpu=a.cpu,
                 **({'threshold_rule': a.rule} if a.rule else {}))
 

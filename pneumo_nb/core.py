@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['CLASSES', 'POSITIVE', 'DISCLAIMER', 'SPLITS', 'PneumoError', 'cache_dir', 'find_dataset', 'out_dir', 'check_output',
-           'atomic_path', 'seed_everything', 'get_device', 'environment', 'fastai_quietly', 'in_test', 'in_notebook',
-           'show_progress', 'save_fig', 'file_hash']
+__all__ = ['CLASSES', 'KINDS', 'POSITIVE', 'DISCLAIMER', 'SPLITS', 'PneumoError', 'cache_dir', 'find_dataset', 'out_dir',
+           'check_output', 'atomic_path', 'seed_everything', 'get_device', 'environment', 'fastai_quietly', 'in_test',
+           'in_notebook', 'show_progress', 'save_fig', 'file_hash']
 
 # %% ../nbs/00_core.ipynb #0c6a7a1b
 CLASSES = ['NORMAL', 'PNEUMONIA']
+KINDS = ['NORMAL', 'BACTERIA', 'VIRUS'] # the three classes of `train(classes=3)`: P(PNEUMONIA) = P(BACTERIA) + P(VIRUS)
 POSITIVE = 'PNEUMONIA'
 DISCLAIMER = ("pneumo_nb is a research and screening aid, not a diagnosis: every result must be reviewed "
               "by a qualified clinician.")

@@ -30,6 +30,9 @@ class Evaluation:
     confusion: pd.DataFrame
     preds: pd.DataFrame
     threshold: float
+    kinds: pd.DataFrame|None = None # a three-class model's precision, recall, F1 and films per kind (NORMAL, BACTERIA, VIRUS)
+    kind_confusion: pd.DataFrame|None = None # and its confusion matrix of the three kinds (argmax of the probabilities)
+    bacteria_vs_virus: dict|None = None # and, on the pneumonia films only, bacterial against viral: accuracy, recall of each
     def summary(self)->dict:
         "The point estimates, as plain floats."
         return {k: round(float(v), 4) for k,v in self.metrics.value.items()}
@@ -39,6 +42,20 @@ class Evaluation:
 def _has_tabulate():
     try: import tabulate; return True
     except ImportError: return False
+
+def _kind_tables(truth:np.ndarray, preds:pd.DataFrame)->dict:
+    "A three-class model's tables on films whose kinds are `truth` (`KINDS` names): per kind, confusion, bacteria against virus."
+    from sklearn.metrics import precision_recall_fscore_support, confusion_matrix
+    P = np.stack([1 - preds.prob_pneumonia, preds.prob_bacteria, preds.prob_virus], 1)
+    pred = np.array(KINDS)[P.argmax(1)]
+    p, r, f, n = precision_recall_fscore_support(truth, pred, labels=KINDS, zero_division=0)
+    kinds = pd.DataFrame(dict(precision=p, recall=r, f1=f, films=n), index=KINDS)
+    cm = pd.DataFrame(confusion_matrix(truth, pred, labels=KINDS), index=[f'true {k}' for k in KINDS], columns=[f'predicted {k}' for k in KINDS])
+    pn = truth != 'NORMAL'   # which pneumonia, among the pneumonias: the larger of the two probabilities
+    bac, said = truth[pn] == 'BACTERIA', (P[pn, 1] >= P[pn, 2])
+    bv = dict(films=int(pn.sum()), accuracy=float((bac == said).mean()) if pn.any() else np.nan,
+              recall_bacteria=float(said[bac].mean()) if bac.any() else np.nan, recall_virus=float((~said[~bac]).mean()) if (~bac).any() else np.nan)
+    return dict(kinds=kinds, kind_confusion=cm, bacteria_vs_virus=bv)
 
 def evaluate(model, # a trained or loaded model, or a saved model's folder (read with `load_model`)
              items=None, # index DataFrame (path, label), or a dataset folder; `data_dir()` by default
@@ -72,7 +89,8 @@ def evaluate(model, # a trained or loaded model, or a saved model's folder (read
     if len(set(y)) < 2:   # legitimate (a clinic's confirmed cases), but part of the table cannot be computed: say so
         nan = ', '.join(k for k, v in mt.value.items() if np.isnan(v))
         warnings.warn(f"evaluate: all {len(y)} films are {POSITIVE if y.all() else 'NORMAL'}, so {nan} are undefined (NaN)", stacklevel=2)
-    return Evaluation(mt, cm, preds, float(thr))
+    three = 'prob_bacteria' in preds and 'kind' in df and df.kind.isin(['normal', 'bacteria', 'virus']).all()
+    return Evaluation(mt, cm, preds, float(thr), **(_kind_tables(df.kind.str.upper().values, preds) if three else {}))
 
 # %% ../nbs/04e_evaluation.ipynb #aa460cc2
 @patch
@@ -155,7 +173,7 @@ def ensemble(models:list, # trained models or saved model folders, all trained o
     meta = model_meta(arch, None, ms[0].meta['size'], threshold_rule=rule, target_recall=target_recall, confidence=confidence,
                       tta=bool(tta), training=dict(split_seed=seeds[0], valid_pct=trs[0].get('valid_pct', 0.15),
                                                    n_valid=len(va), member_seeds=[t.get('seed') for t in trs]))
-    meta.update(format=ENSEMBLE_FORMAT, **{k: ms[0].meta[k] for k in ('resize', 'mean', 'std')})   # the members' own input
+    meta.update(format=ENSEMBLE_FORMAT, **{k: ms[0].meta[k] for k in ('resize', 'mean', 'std', 'classes')})   # the members' own input
     _check_rule(rule, int((va.label == POSITIVE).sum()), target_recall, confidence)   # before scoring
     ens = PneumoEnsemble(ms, meta)
     pv = ens.predict(va, progress=False).prob_pneumonia.values

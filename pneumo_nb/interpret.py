@@ -204,13 +204,13 @@ def gradcam(model:PneumoModel, # a CNN model
         with torch.enable_grad():
             x.requires_grad_(True)
             logits = net(x)
-            net.zero_grad(); logits[0, 1].backward()
+            net.zero_grad(); logits[0, 1:].logsumexp(0).backward()   # log-odds of PNEUMONIA up to a constant: every class but NORMAL
     finally: h.remove()
     a, g = store['a'][0].detach(), store['g'][0]
     cam = F.relu((g.mean((1, 2), keepdim=True)*a).sum(0))[None, None]
     cam = F.interpolate(cam, size=(model.size, model.size), mode='bilinear', align_corners=False)[0, 0]
     cam = (cam/cam.max()).nan_to_num(0.).cpu().numpy() if cam.max() > 0 else cam.cpu().numpy()
-    return cam, float(F.softmax(logits.detach(), 1)[0, 1])
+    return cam, float(1 - F.softmax(logits.detach(), 1)[0, 0])
 
 def plot_gradcam(model:PneumoModel, # a CNN model
                  items, # images: paths, PIL images or arrays (a list, or a DataFrame with `path`)

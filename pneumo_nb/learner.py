@@ -17,7 +17,7 @@ from .core import *
 from .core import _need, _whole, _real, _is_bool, _is_seed, _need_classes
 with fastai_quietly():
     from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
-        IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary,
+        IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary, RocAuc,
         accuracy, SaveModelCallback, trainable_params, minimum)
 from .obtain import index_images
 from .scrub import split_by_patient, class_weights, downsample, open_xray, MIN_SIDE, _check_index
@@ -41,9 +41,11 @@ def xray_dataloaders(df:pd.DataFrame, # index with `is_valid` (see `split_by_pat
                      item_tfms:list|None=None, # more fastai item transforms, applied before the resize
                      batch_tfms:list|None=None, # more fastai batch transforms, after the augmentations
                      sample_weights=None, # a function of the train rows giving each a weight to be drawn by
+                     y_col:str='label', # the column of the classes
+                     vocab:list=CLASSES, # the classes, in the network's order (`KINDS` for three)
                     ):
     "fastai DataLoaders over the training and patient-held-out validation rows of `df`."
-    _check_index(df, {'path', 'split', 'label'}, 'xray_dataloaders')
+    _check_index(df, {'path', 'split', 'label', y_col}, 'xray_dataloaders')
     _need(_whole(size, MIN_SIDE) and _whole(bs, 1),
           f"size (>= {MIN_SIDE}) and bs (>= 1) must be whole numbers, got {size!r} and {bs!r}")
     _need(num_workers is None or _whole(num_workers, 0), f"num_workers must be a whole number >= 0 or None, got {num_workers!r}")
@@ -53,8 +55,8 @@ def xray_dataloaders(df:pd.DataFrame, # index with `is_valid` (see `split_by_pat
     if 'is_valid' not in tr: raise PneumoError("the index has no `is_valid` column: call `split_by_patient` first")
     try: aug = xray_augmentations(**(augment if isinstance(augment, dict) else {})) if augment else []
     except TypeError as e: raise PneumoError(f"augment: {e}") from None
-    dblock = DataBlock(blocks=(TransformBlock(type_tfms=_xray_image, batch_tfms=IntToFloatTensor), CategoryBlock(vocab=CLASSES)),
-                       get_x=ColReader('path'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'),
+    dblock = DataBlock(blocks=(TransformBlock(type_tfms=_xray_image, batch_tfms=IntToFloatTensor), CategoryBlock(vocab=list(vocab))),
+                       get_x=ColReader('path'), get_y=ColReader(y_col), splitter=ColSplitter('is_valid'),
                        item_tfms=[*(item_tfms or []), Resize(size, method=ResizeMethod.Squish)],
                        batch_tfms=[*aug, *(batch_tfms or []), Normalize.from_stats(*imagenet_stats)])
     kw = dict(bs=bs, num_workers=num_workers, device=device)
@@ -73,8 +75,9 @@ def xray_learner(dls, # DataLoaders from `xray_dataloaders`
                 )->Learner:
     "A fastai `Learner` for `arch` on `dls`, with ImageNet weights loaded offline where they ship."
     kind, a = _arch(arch)
-    common = dict(loss_func=CrossEntropyLossFlat() if loss_func is None else loss_func, metrics=[RocAucBinary(), accuracy], wd=wd, cbs=cbs)
-    if kind == 'scratch': learn = Learner(dls, build_net(arch), splitter=trainable_params, **common)
+    n_out = dls.c
+    common = dict(loss_func=CrossEntropyLossFlat() if loss_func is None else loss_func, metrics=[RocAucBinary() if dls.c == 2 else RocAuc(), accuracy], wd=wd, cbs=cbs)
+    if kind == 'scratch': learn = Learner(dls, build_net(arch, n_out=n_out), splitter=trainable_params, **common)
     else:
         offline, hk = arch in OFFLINE_WEIGHTS, _head_kwargs(head)   # a bad head is the user's error, not a download's
         try: learn = vision_learner(dls, a, pretrained=pretrained and not offline, normalize=False, **hk, **common,
@@ -114,10 +117,10 @@ def _fingerprint(df):
                   for r in df.itertuples())
     return hashlib.sha256('\n'.join(rows).encode()).hexdigest()
 
-def _subset(df, n, seed):
-    "`n` training and `n//3` validation images per class (at least 4), all other rows untouched: a quick real run."
+def _subset(df, n, seed, by='label'):
+    "`n` training and `n//3` validation images per class (or kind, `by`; at least 4), other rows untouched: a quick real run."
     tr = df[df.split == 'train']
-    pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', 'label'])]
+    pick = [g.sample(min(len(g), n if not v else max(4, n//3)), random_state=seed) for (v, _), g in tr.groupby(['is_valid', by])]
     return pd.concat([*pick, df[df.split != 'train']])
 
 def _epoch_logger(learn):
@@ -139,22 +142,32 @@ def _check_films(rows, n_workers=4):
                               "`a = audit(index_images(folder)); train(a[a.ok])`")
 
 # %% ../nbs/04d_learner.ipynb #392f4f7c
-def _training_index(data, valid_pct, seed, split_seed, subset, balance):
-    "The index `train` fits on: patient split made (unless given), `subset` and `balance` applied; and the split's seed."
+def _check_kinds(df):
+    "Refuse training films whose names say neither bacteria nor virus, for the three classes."
+    odd = df[(df.split == 'train') & ~df.kind.isin(['normal', 'bacteria', 'virus'])]
+    _need(odd.empty, f"train(classes=3): {len(odd)} PNEUMONIA training film(s) whose names say neither bacteria nor virus, e.g. "
+          f"{Path(odd.path.iloc[0]).name if len(odd) else ''}: the kind is read off the file name (`image_kind`); drop them or train two classes")
+
+def _training_index(data, valid_pct, seed, split_seed, subset, balance, classes=2):
+    "The index `train` fits on: patient split made (unless given), `subset` and `balance` applied, `target` the class to learn; and the split's seed."
     df = _as_index(data)
-    _check_index(df, {'path', 'split', 'label'} | (set() if 'is_valid' in df else {'patient'}), 'train')
+    by = 'kind' if classes == 3 else 'label'
+    _check_index(df, {'path', 'split', 'label', by} | (set() if 'is_valid' in df else {'patient'}), 'train')
     _check_labels(df, 'train')
+    if classes == 3: _check_kinds(df)
     if split_seed is None: split_seed = None if 'is_valid' in df else seed   # None: the caller made the split
-    if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed)
-    if subset: df = _subset(df, subset, seed)
+    if 'is_valid' not in df: df = split_by_patient(df, valid_pct, split_seed, by=by)
+    if subset: df = _subset(df, subset, seed, by)
+    df = df.assign(target=df.kind.str.upper() if classes == 3 else df.label)
     tr = df[df.split == 'train']
     for part, rows in (('training', tr[~tr.is_valid]), ('validation', tr[tr.is_valid])):   # no model, or no threshold
         _need_classes(rows.label, 'train', f'{part} films')
+        if classes == 3: _need(not (miss := set(KINDS) - set(rows.target)), f"train: the {part} films hold no {', '.join(sorted(miss))}")
     return (downsample(df, seed) if balance == 'downsample' else df), split_seed
 
-def _loss(loss_func, balance, rows, device):
+def _loss(loss_func, balance, rows, device, vocab=CLASSES):
     "The loss: `loss_func` as given, or built with the class weights of `rows` when it is a loss class (or a partial of one)."
-    w = torch.tensor(class_weights(rows) if balance == 'weights' else [1., 1.], dtype=torch.float32, device=device)
+    w = torch.tensor(class_weights(rows, 'target', vocab) if balance == 'weights' else [1.]*len(vocab), dtype=torch.float32, device=device)
     if loss_func is None: return CrossEntropyLossFlat(weight=w)
     return loss_func(weight=w) if isinstance(loss_func, (type, functools.partial)) else loss_func
 
@@ -213,6 +226,7 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           subset:int|None=None, # train on `subset` images per class only (quick real runs and tests)
           augment:bool|dict=True, # training augmentation: True, False, or a dict of `xray_augmentations` arguments
           recalibrate:int=0, # clean training films to re-estimate BatchNorm statistics from; 0: keep training's
+          classes:int=2, # 2: NORMAL / PNEUMONIA; 3: NORMAL / BACTERIA / VIRUS, read off the file names (`KINDS`)
           cpu:bool=False, # train on the CPU even when a GPU is present
           progress:bool|None=None, # progress bars; by default in notebooks and terminals only
           cbs:list|None=None, # fastai callbacks for every fit (`MixUp()`, your own)
@@ -226,7 +240,8 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     check_train_args(**{k: v for k, v in locals().items() if k != 'kwargs'}, **kwargs)   # before any data is read
     if out is not None: check_output(_model_dir(out), folder=True, replaces=_is_model_dir)
     t0 = time.time(); seed_everything(seed)
-    df, split_seed = _training_index(data, valid_pct, seed, split_seed, subset, balance)
+    df, split_seed = _training_index(data, valid_pct, seed, split_seed, subset, balance, classes)
+    vocab = KINDS if classes == 3 else CLASSES
     fit_rows = df[(df.split == 'train') & ~df.is_valid]
     _check_rule(threshold_rule, int((df.is_valid & (df.label == POSITIVE)).sum()), target_recall, confidence)
     _check_films(df[df.split == 'train'])   # a bad film fails here, by name, not minutes into training
@@ -234,21 +249,21 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
           "incomplete batch, so nothing would be learnt; lower bs or give more films")
     device = get_device(cpu)
     dls = xray_dataloaders(df, size, bs, augment, device, item_tfms=item_tfms, batch_tfms=batch_tfms,
-                           sample_weights=sample_weights)
-    learn = xray_learner(dls, arch, head, pretrained, _loss(loss_func, balance, fit_rows, device), cbs, wd, **kwargs)
+                           sample_weights=sample_weights, y_col='target', vocab=vocab)
+    learn = xray_learner(dls, arch, head, pretrained, _loss(loss_func, balance, fit_rows, device, vocab), cbs, wd, **kwargs)
     learn.path = Path(tempfile.mkdtemp(prefix='pneumo-train-'))   # the best epoch's weights, while fitting
     show = progress if progress is not None else show_progress()
     try: lr, best_auc = _fit(learn, _arch(arch)[0] != 'scratch', pretrained, epochs, freeze_epochs, lr, lr_ratio, show)
     finally: shutil.rmtree(learn.path, ignore_errors=True)
     tr = dict(epochs=epochs, freeze_epochs=freeze_epochs, lr_ratio=lr_ratio, head=head, bs=bs, lr=lr, seed=seed,
               valid_pct=valid_pct, balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd,
-              recalibrate=recalibrate, split_seed=split_seed, n_train=len(fit_rows), n_valid=int(df.is_valid.sum()),
+              recalibrate=recalibrate, split_seed=split_seed, classes=classes, n_train=len(fit_rows), n_valid=int(df.is_valid.sum()),
               best_valid_auc_fastai=best_auc, device=str(device), environment=environment(),
               data_fingerprint=_fingerprint(df[df.split == 'train']), cbs=_names(cbs), item_tfms=_names(item_tfms),
               batch_tfms=_names(batch_tfms), loss_func=None if loss_func is None else _name(loss_func),
               sample_weights=None if sample_weights is None else _name(sample_weights),
               **{k: v for k, v in kwargs.items() if k == 'model_kwargs'})
-    model = PneumoModel(learn.model.float().eval(), model_meta(arch, head, size, threshold_rule=threshold_rule,
+    model = PneumoModel(learn.model.float().eval(), model_meta(arch, head, size, classes=vocab, threshold_rule=threshold_rule,
                         target_recall=target_recall, confidence=confidence, tta=tta, training=tr), learn)
     model.device = device
     if recalibrate:
@@ -283,6 +298,8 @@ def check_train_args(**kw # `train`'s arguments by name; its defaults fill in th
           f"seed and split_seed must be whole numbers from 0 to 2**32-1 (split_seed may be None), got {a.seed!r} and {a.split_seed!r}")
     _check_data(a.data)
     _need(a.balance in ('weights', 'downsample', None), f"balance must be 'weights', 'downsample' or None, not {a.balance!r}")
+    _need(a.classes in (2, 3) and not isinstance(a.classes, bool), f"classes must be 2 (NORMAL, PNEUMONIA) or 3 (NORMAL, BACTERIA, VIRUS), got {a.classes!r}")
+    _need(not (a.classes == 3 and a.balance == 'downsample'), "balance='downsample' balances two classes: with classes=3 use 'weights' or None")
     for k in ('tta', 'pretrained', 'cpu'): _need(_is_bool(getattr(a, k)), f"{k} must be True or False, got {getattr(a, k)!r}")
     _need(a.progress is None or _is_bool(a.progress), f"progress must be True, False or None, got {a.progress!r}")
     _need(_is_bool(a.augment) or isinstance(a.augment, dict), f"augment must be True, False or a dict of `xray_augmentations` arguments, got {a.augment!r}")
@@ -307,14 +324,15 @@ def training_split(model:PneumoModel, # a trained or loaded model
     tr = model.meta.get('training') or {}
     if 'data_fingerprint' not in tr: raise PneumoError("this model records no training data fingerprint: its split cannot be checked")
     df = _as_index(data)
+    by = 'kind' if len(model.meta['classes']) == 3 else 'label'   # the split kept the ratio of the classes the model learnt
     def trained_on(s):   # whether split `s` is the one behind the fingerprint
-        seen = _subset(s, tr['subset'], tr['seed']) if tr.get('subset') else s
+        seen = _subset(s, tr['subset'], tr['seed'], by) if tr.get('subset') else s
         if tr.get('balance') == 'downsample': seen = downsample(seen, tr['seed'])
         return _fingerprint(seen[seen.split == 'train']) == tr['data_fingerprint']
     if 'is_valid' in df and split_seed is None and trained_on(df): return df   # the split it came with is the model's
     df = df.drop(columns='is_valid', errors='ignore')
     if split_seed is None: split_seed = tr.get('split_seed') if tr.get('split_seed') is not None else tr.get('seed', 42)
-    s = split_by_patient(df, tr.get('valid_pct', 0.15), split_seed)
+    s = split_by_patient(df, tr.get('valid_pct', 0.15), split_seed, by=by)
     if not trained_on(s):
         raise PneumoError(f"the patient split with seed {split_seed} (valid_pct {tr.get('valid_pct', 0.15)}) of these {len(df)} images is not the one "
                           "this model was trained on (the data fingerprint differs): pass the seed the split was made with as "

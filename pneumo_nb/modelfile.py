@@ -59,7 +59,7 @@ def _read_meta(jf:Path, # the description to read: a model's `model.json` or an 
                           f"this pneumo_nb ({pneumo_nb.__version__}) reads version {FORMAT_VERSION}: {fix} or use a matching pneumo_nb")
     missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', *need) if k not in meta]
     if missing: raise PneumoError(f"{jf}: {kind} description lacks {', '.join(missing)}")
-    if meta['classes'] != CLASSES: raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES}")
+    if meta['classes'] not in (CLASSES, KINDS): raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES} or {KINDS}")
     _need(_real(meta['threshold']) and 0 <= meta['threshold'] <= 1, f"{jf}: threshold {meta['threshold']!r} is not a number between 0 and 1")
     _need(_whole(meta['size'], MIN_SIDE), f"{jf}: input size {meta['size']!r} is not a whole number of pixels >= {MIN_SIDE}")
     _need(all(isinstance(v, list) and len(v) == 3 and all(map(_real, v)) for v in (meta['mean'], meta['std'])) and min(meta['std']) > 0,
@@ -121,8 +121,11 @@ class PneumoModel:
         for xs, _ in self._decoded(items, np.array_split(np.arange(len(items)), max(1, -(-len(items)//bs))), n_workers=n_workers):
             if xs: yield torch.stack(xs).to(self.device, memory_format=torch.channels_last)
 
+    def _forward(self, x, tta): return 1 - self._probs(x, tta)[:, 0]   # P(PNEUMONIA): every class but NORMAL
+
     @torch.inference_mode()
-    def _forward(self, x, tta):
+    def _probs(self, x, tta):
+        "The probability of every class (`meta['classes']`) for the batch `x`, averaged over the TTA views." 
         net = self.net.to(self.device)
         x = x.to(self.device, memory_format=torch.channels_last)
         views = [x]
@@ -130,7 +133,7 @@ class PneumoModel:
             from torchvision.transforms.v2 import functional as TF
             views += [TF.rotate(x, 5.), TF.rotate(x, -5.), TF.resize(TF.center_crop(x, int(x.shape[-1]/1.1)), x.shape[-2:])]
         ctx = torch.autocast('cuda', dtype=torch.bfloat16) if self.device.type == 'cuda' else contextlib.nullcontext()
-        with ctx: return torch.stack([F.softmax(net(v).float(), 1)[:, 1] for v in views]).mean(0).cpu().numpy()
+        with ctx: return torch.stack([F.softmax(net(v).float(), 1) for v in views]).mean(0).cpu().numpy()
 
     def predict(self, items, # paths, PIL images or arrays; a DataFrame with a `path` column
                 bs:int=64, # images per batch
@@ -140,7 +143,7 @@ class PneumoModel:
                 n_workers:int|None=None, # threads decoding images; by default 4 on the CPU, up to 16 on a GPU
                 progress:bool|None=None, # show a progress bar; by default in notebooks and terminals
                 any_modality:bool=False, # also score DICOM images of other modalities than radiographs (CT, MR, ...)
-               )->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error)
+               )->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error; a three-class model adds prob_bacteria, prob_virus, predicted_kind)
         "Probability of PNEUMONIA and the screening label for each item."
         if isinstance(items, pd.DataFrame):
             if 'path' not in items: raise PneumoError(f"a DataFrame of items needs a `path` column; it has {list(items.columns)}")
@@ -157,7 +160,7 @@ class PneumoModel:
         _need(_is_bool(any_modality), f"any_modality must be True or False, got {any_modality!r}")
         thr = self.threshold if threshold is None else float(threshold)
         tta = self.tta if tta is None else bool(tta)
-        probs, errs = np.full(len(items), np.nan), [None]*len(items)
+        P, errs = np.full((len(items), len(self.meta['classes'])), np.nan), [None]*len(items)
         chunks = [np.arange(i, min(i+bs, len(items))) for i in range(0, len(items), bs)]
         if n_workers is None: n_workers = min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
         batches = zip(chunks, self._decoded(items, chunks, errors, n_workers, any_modality))   # the next batch decodes while the network runs
@@ -167,10 +170,14 @@ class PneumoModel:
         for ix, (xs, es) in batches:
             errs[ix[0]:ix[-1]+1] = es
             ok = [j for j,x in enumerate(xs) if x is not None]
-            if ok: probs[ix[ok]] = self._forward(torch.stack([xs[j] for j in ok]), tta)
+            if ok: P[ix[ok]] = self._probs(torch.stack([xs[j] for j in ok]), tta)
+        probs = 1 - P[:, 0]
         res = pd.DataFrame(dict(item=[_item_name(it) for it in items], prob_pneumonia=probs,
                                 label=np.where(np.isnan(probs), None, np.where(probs >= thr, POSITIVE, CLASSES[0])),
                                 threshold=thr))
+        if len(self.meta['classes']) == 3:   # which pneumonia, for the films flagged
+            res['prob_bacteria'], res['prob_virus'] = P[:, 1], P[:, 2]
+            res['predicted_kind'] = np.where(res.label == POSITIVE, np.where(P[:, 1] >= P[:, 2], 'BACTERIA', 'VIRUS'), res.label)
         if errors == 'record': res['error'] = errs
         res.attrs['disclaimer'] = DISCLAIMER
         return res
@@ -180,12 +187,13 @@ def model_meta(arch:str, # the network's name, as `build_net` takes it
                head:str, # its transfer head
                size:int, # side of the square input, pixels
                threshold:float=0.5, # decision threshold (`train` chooses it on validation)
+               classes:list=CLASSES, # the network's classes, in order: `CLASSES`, or `KINDS` for three
                **extra, # more fields: threshold rule, training record, ...
               )->dict:
     "A model description with every field `load_model` checks: format, input, normalisation, classes, threshold."
     return dict(format=FORMAT, format_version=FORMAT_VERSION, package_version=pneumo_nb.__version__, arch=arch,
                 head=head, size=size, resize='squish', mean=list(imagenet_stats[0]), std=list(imagenet_stats[1]),
-                classes=CLASSES, threshold=threshold, disclaimer=DISCLAIMER,
+                classes=list(classes), threshold=threshold, disclaimer=DISCLAIMER,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **extra)
 
 # %% ../nbs/04c_modelfile.ipynb #23e9e39a
@@ -231,7 +239,8 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `Pneum
         raise PneumoError(f"{wf}: the weights do not match their checksum in model.json (truncated or modified file)")
     try: sd = load_file(wf)
     except Exception as e: raise PneumoError(f"{wf}: unreadable weights ({e})") from None
-    try: net = build_net(meta['arch'], pretrained=False, head=meta.get('head') or meta.get('training', {}).get('head', 'fastai'))
+    try: net = build_net(meta['arch'], pretrained=False, head=meta.get('head') or meta.get('training', {}).get('head', 'fastai'),
+                        n_out=len(meta['classes']))
     except PneumoError as e: raise PneumoError(f"{jf}: {e}") from None
     try: net.load_state_dict(sd)
     except RuntimeError: raise PneumoError(f"{wf}: the weights do not fit a {meta['arch']} network") from None
@@ -272,7 +281,7 @@ class PneumoEnsemble(PneumoModel):
         vm = self.meta.get('val_metrics') or {}
         return (f"PneumoEnsemble({self.meta['arch']}, {self.size}px, threshold={self.threshold:.3f}{', TTA' if self.tta else ''}, "
                 f"val AUC={vm.get('roc_auc', float('nan')):.3f}) - {DISCLAIMER}")
-    def _forward(self, x, tta): return np.mean([m._forward(x, tta) for m in self.members], 0)
+    def _probs(self, x, tta): return np.mean([m._probs(x, tta) for m in self.members], 0)
 
 def _weights_digest(net:nn.Module)->str:
     "SHA-256 of the network's weights as `save` writes them (safetensors): a saved model's `weights_sha256`."

@@ -54,7 +54,7 @@ class DenseNet(nn.Module):
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(px*px, hidden), nn.ReLU(), nn.Dropout(p), nn.Linear(hidden, n_out))
     def forward(self, x): return self.net(F.adaptive_avg_pool2d(x.mean(1, keepdim=True), self.px))
 
-_SCRATCH = {'dense': lambda: DenseNet(), 'small_cnn': lambda: SmallCNN(), 'small_cnn_reg': lambda: SmallCNN(p=0.5)}
+_SCRATCH = {'dense': lambda n=2: DenseNet(n), 'small_cnn': lambda n=2: SmallCNN(n), 'small_cnn_reg': lambda n=2: SmallCNN(n, p=0.5)}
 
 # %% ../nbs/04a_nets.ipynb #b616e413
 def _arch(arch:str):
@@ -85,15 +85,16 @@ def _head_kwargs(head:str)->dict:
 def build_net(arch:str, # 'efficientnet_lite0', another timm name, 'torchvision:<name>', or 'dense', 'small_cnn', 'small_cnn_reg'
               pretrained:bool=True, # load ImageNet weights into the body (transfer architectures only)
               head:str='linear', # transfer head: 'linear' or 'fastai' (see `train`)
-             )->nn.Module: # the network, with a two-class head
+              n_out:int=2, # classes: 2 (NORMAL, PNEUMONIA) or 3 (`KINDS`)
+             )->nn.Module: # the network, with an `n_out`-class head
     "Build the network for `arch`: the same module `vision_learner` builds for transfer architectures."
     kind, a = _arch(arch)
     _need(_is_bool(pretrained), f"pretrained must be True or False, got {pretrained!r}")   # 'no' would count as True
-    if kind == 'scratch': return _SCRATCH[a]()
+    if kind == 'scratch': return _SCRATCH[a](n_out)
     hk = _head_kwargs(head)
     offline = arch in OFFLINE_WEIGHTS
-    try: net = (create_vision_model(a, 2, pretrained=pretrained, **hk) if kind == 'torchvision'
-                else create_timm_model(a, 2, pretrained=pretrained and not offline, **hk)[0])
+    try: net = (create_vision_model(a, n_out, pretrained=pretrained, **hk) if kind == 'torchvision'
+                else create_timm_model(a, n_out, pretrained=pretrained and not offline, **hk)[0])
     except Exception as e: raise _no_weights(arch, e) from None
     if pretrained and offline: net[0].model.load_state_dict(lite_state_dict(net[0].model, arch))
     return net

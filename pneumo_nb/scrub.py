@@ -250,10 +250,12 @@ def writer_shortcuts(a:pd.DataFrame, # result of `audit`
 def split_by_patient(df:pd.DataFrame, # index from `index_images`
                      valid_pct:float=0.15, # share of train patients held out
                      seed:int=42, # makes the split reproducible
+                     by:str='label', # the column whose ratio is kept: 'label', or 'kind' for the three classes
                     )->pd.DataFrame: # `df` with a boolean `is_valid` column
-    "Hold out whole patients from the train split, keeping the class ratio."
+    "Hold out whole patients from the train split, keeping the ratio of the classes (or of the kinds, `by='kind'`)."
     from sklearn.model_selection import StratifiedGroupKFold
-    _check_index(df, {'split', 'label', 'patient'}, 'split_by_patient')
+    _need(by in ('label', 'kind'), f"by must be 'label' or 'kind', got {by!r}")
+    _check_index(df, {'split', 'label', 'patient', by}, 'split_by_patient')
     _need(_real(valid_pct) and 0 < valid_pct < 1, f"valid_pct must be between 0 and 1, got {valid_pct!r}")
     _need(_is_seed(seed), f"seed must be a whole number from 0 to 2**32-1, got {seed!r}")
     df = df.copy()
@@ -262,18 +264,21 @@ def split_by_patient(df:pd.DataFrame, # index from `index_images`
     n_splits = max(2, round(1/valid_pct))
     if df.loc[tr].patient.nunique() < n_splits: raise PneumoError(f"too few training patients to hold out {valid_pct:.0%}")
     sgkf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    _, va = next(sgkf.split(tr, df.loc[tr, 'label'], groups=df.loc[tr, 'patient']))
+    _, va = next(sgkf.split(tr, df.loc[tr, by], groups=df.loc[tr, 'patient']))
     df.loc[tr[va], 'is_valid'] = True
     return df
 
 # %% ../nbs/02_scrub.ipynb #e135b874
-def class_weights(df:pd.DataFrame, # rows to weigh, with a `label` column
-                 )->list: # one weight per class, in `CLASSES` order
+def class_weights(df:pd.DataFrame, # rows to weigh, with a `label` column (or the column `by`)
+                  by:str='label', # the column holding the classes
+                  classes:list=CLASSES, # the classes, in the network's order (`KINDS` for three)
+                 )->list: # one weight per class, in `classes` order
     "Inverse-frequency ('balanced') class weights, from scikit-learn."
     from sklearn.utils.class_weight import compute_class_weight
-    _check_index(df, {'label'}, 'class_weights')
-    _need_classes(df.label, 'class_weights', 'rows', 'a weight for each class needs both')
-    return compute_class_weight('balanced', classes=np.array(CLASSES), y=df.label.values).tolist()
+    _check_index(df, {by}, 'class_weights')
+    if classes == CLASSES: _need_classes(df[by], 'class_weights', 'rows', 'a weight for each class needs both')
+    else: _need(not (miss := set(classes) - set(df[by])), f"class_weights: no rows of {', '.join(sorted(miss))}")
+    return compute_class_weight('balanced', classes=np.array(classes), y=df[by].values).tolist()
 
 def downsample(df:pd.DataFrame, # index, possibly with `is_valid`
                seed:int=42, # which images are kept
