@@ -333,6 +333,9 @@ RECIPES = {   # name -> `train` keyword arguments; a value that is a function (a
     # 0.725, balanced weights 0.765; does the trend go on past balance?
     'normw2':    dict(augment=FRAME_AUG, loss_func=normal_weighted(2.)),
     'default':   {},   # `train`'s defaults as they are now (= 'frame')
+    # the default recipe learning three classes, NORMAL / BACTERIA / VIRUS (`train(classes=3)`), on a patient split
+    # stratified on the three kinds; it screens on P(BACTERIA) + P(VIRUS), chosen on validation by the same rule
+    'three':     dict(classes=3),
     'nobal':     dict(augment=MILD_AUG, balance=None),
 }
 
@@ -340,7 +343,7 @@ RECIPES.update(pm.ITERATIONS)   # the seed studies' configurations, as `compare`
 
 # Measured once, kept in the study log (nbs/study/), not runnable now: they changed what `train` and `predict` do
 # beyond its keyword arguments (a fixed preprocessing of every film, or three training classes).
-RETIRED = {'lowpass': 'preprocessing also applied at prediction', 'subtype': 'three training classes', 'eq': 'preprocessing also applied at prediction', 'autoc': 'preprocessing also applied at prediction', 'crop10': 'preprocessing also applied at prediction', 'eqcrop': 'preprocessing also applied at prediction', 'eqaug': 'preprocessing also applied at prediction', 's224eq': 'preprocessing also applied at prediction'}
+RETIRED = {'lowpass': 'preprocessing also applied at prediction', 'subtype': 'three training classes, now the recipe three', 'eq': 'preprocessing also applied at prediction', 'autoc': 'preprocessing also applied at prediction', 'crop10': 'preprocessing also applied at prediction', 'eqcrop': 'preprocessing also applied at prediction', 'eqaug': 'preprocessing also applied at prediction', 's224eq': 'preprocessing also applied at prediction'}
 
 def stress(m, rows, probs):   # `framing_stress` of pneumo_nb.interpret as {class: {zoom: share flagged}}; zoom 1 from `probs`
     fs = framing_stress(m, rows, probs=probs).drop(columns='n')
@@ -360,7 +363,15 @@ def run(df, name, seed, subset=None, save=None):
     if save: m.save(Path(save)/f'{name}-{seed}')
     va, te = df[df.is_valid], df[df.split == 'test']
     pv = m.predict(va, progress=False).prob_pneumonia.values
-    pt = m.predict(te, progress=False).prob_pneumonia.values
+    preds = m.predict(te, progress=False)
+    pt = preds.prob_pneumonia.values
+    kinds = {}
+    if 'prob_bacteria' in preds:   # a three-class model: which pneumonia, on the test set (see `evaluate`)
+        from pneumo_nb.evaluation import _kind_tables
+        kt = _kind_tables(te.kind.str.upper().values, preds)
+        kinds = {f'test_bv_{k}': round(v, 4) for k, v in kt['bacteria_vs_virus'].items() if k != 'films'}
+        kinds |= {f'test_recall_{k.lower()}': round(float(v), 4) for k, v in kt['kinds'].recall.items()}
+        kinds['test_kind_confusion'] = kt['kind_confusion'].values.tolist()
     yv, yt = (va.label == POSITIVE).astype(int).values, (te.label == POSITIVE).astype(int).values
     mt = pm.metrics_table(yt, pt, m.threshold, n_boot=0).value
     return dict(name=name, seed=seed, settings=_settings(name), train_s=round(secs, 1), device=str(m.device), machine=environment(),
@@ -368,7 +379,7 @@ def run(df, name, seed, subset=None, save=None):
                 ['accuracy', 'sensitivity', 'specificity', 'f1_macro', 'roc_auc']},
                 val_names=[Path(p).name for p in va.path], yv=yv.tolist(), pv=pv.astype(float).tolist(),
                 test_names=[Path(p).name for p in te.path], yt=yt.tolist(), pt=pt.astype(float).tolist(),
-                **{f'stress_val_{c.lower()}': v for c, v in stress(m, va, pv).items()})
+                **{f'stress_val_{c.lower()}': v for c, v in stress(m, va, pv).items()}, **kinds)
 
 COLS = ['train_s', 'threshold', 'val_auc', 'test_accuracy', 'test_sensitivity', 'test_specificity', 'test_f1_macro', 'test_roc_auc']
 
@@ -396,13 +407,15 @@ def main():
         try: pm.check_train_args(**recipe(n))
         except TypeError as e: ap.error(f"recipe {n!r}: {e}")
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    df = split_by_patient(index_images(args.data), seed=args.split_seed)
+    index = index_images(args.data)
+    df = split_by_patient(index, seed=args.split_seed)
+    by_kind = split_by_patient(index, seed=args.split_seed, by='kind')   # the split `train(classes=3)` makes itself
     t0 = time.time()
     print(f"device {get_device()}; {len(df)} images", flush=True)
     for seed in map(int, args.seeds.split(',')):
         for n in names:
             if args.budget and time.time() - t0 > args.budget: print('budget spent; stopping'); break
-            r = dict(run(df, n, seed, args.subset, args.save), split_seed=args.split_seed)
+            r = dict(run(by_kind if RECIPES[n].get('classes') == 3 else df, n, seed, args.subset, args.save), split_seed=args.split_seed)
             with open(out/'runs.jsonl', 'a') as f: f.write(json.dumps(r) + '\n')
             results_table(out/'runs.jsonl').to_csv(out/'results.csv')
             print(f"{n:10s} seed {seed}: " + ', '.join(f"{k}={r[k]:.4g}" for k in ['train_s', 'threshold', 'val_auc', 'test_accuracy',
