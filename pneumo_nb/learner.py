@@ -55,7 +55,7 @@ def xray_dataloaders(df:pd.DataFrame, # index with `is_valid` (see `split_by_pat
     if 'is_valid' not in tr: raise PneumoError("the index has no `is_valid` column: call `split_by_patient` first")
     try: aug = xray_augmentations(**(augment if isinstance(augment, dict) else {})) if augment else []
     except TypeError as e: raise PneumoError(f"augment: {e}") from None
-    dblock = DataBlock(blocks=(TransformBlock(type_tfms=_xray_image, batch_tfms=IntToFloatTensor), CategoryBlock(vocab=list(vocab))),
+    dblock = DataBlock(blocks=(TransformBlock(type_tfms=_xray_image, batch_tfms=IntToFloatTensor), CategoryBlock(vocab=list(vocab), sort=False)),
                        get_x=ColReader('path'), get_y=ColReader(y_col), splitter=ColSplitter('is_valid'),
                        item_tfms=[*(item_tfms or []), Resize(size, method=ResizeMethod.Squish)],
                        batch_tfms=[*aug, *(batch_tfms or []), Normalize.from_stats(*imagenet_stats)])
