@@ -18,7 +18,7 @@ from .scrub import audit, audit_summary, duplicate_groups, split_by_patient, wri
 
 # %% auto #0
 __all__ = ['collect_images', 'labelled_films', 'write_report', 'parser', 'cmd_audit', 'cmd_train', 'cmd_evaluate', 'cmd_ensemble',
-           'cmd_predict', 'cmd_rethreshold', 'cmd_run', 'main']
+           'cmd_predict', 'cmd_rethreshold', 'cmd_run', 'cmd_export', 'cmd_info', 'main']
 
 # %% ../nbs/06_cli.ipynb #b24a85b3
 def collect_images(paths:list, # files and folders
@@ -227,7 +227,7 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('--out', help='also write the per-file audit to this CSV file')
     p = sub.add_parser('predict', help='screen images and folders, write a CSV', description='Screen image files and folders (recursively).')
     p.add_argument('paths', nargs='+', metavar='PATH', help='image files and folders')
-    p.add_argument('--model', required=True, help='model folder written by train or run')
+    p.add_argument('--model', required=True, help='model folder written by train, run, ensemble or export (ONNX)')
     p.add_argument('--out', default='predictions.csv', help='CSV to write (default predictions.csv)')
     p.add_argument('--bs', type=int, default=64, help='images per batch (default 64)')
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation (default: as the model's threshold was chosen)")
@@ -247,6 +247,16 @@ def parser()->argparse.ArgumentParser:
     _add_rule_args(p, "the model's own")
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="choose it on test-time-augmented probabilities (default: as the model's threshold was chosen)")
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
+    p = sub.add_parser('export', help='write a saved model as an ONNX bundle, to predict without PyTorch', description=(
+        "Write a saved model (or ensemble) as an ONNX bundle: the graph, the same description and the model card. "
+        "`pneumo predict --model` runs the bundle with onnxruntime, without PyTorch or fastai (pip install 'pneumo-nb[onnx]'); "
+        "its probabilities are checked against the PyTorch model's before it is written."))
+    p.add_argument('model', metavar='MODEL', help='model folder written by train, run, ensemble or rethreshold')
+    p.add_argument('--onnx', required=True, metavar='OUT', help='bundle folder to write (an empty folder or an earlier model)')
+    p.add_argument('--tta', action=argparse.BooleanOptionalAction, help="test-time augmentation inside the graph (default: as the model's threshold was chosen)")
+    p = sub.add_parser('info', help="show a saved model's card", description=(
+        "Show a saved model's card: intended use, training data, validation and test figures, threshold, known limits."))
+    p.add_argument('model', metavar='MODEL', help='model folder (PyTorch, ensemble or ONNX bundle)')
     return ap
 
 # %% ../nbs/06_cli.ipynb #6e568896
@@ -312,9 +322,9 @@ def cmd_ensemble(a):
     return 0
 
 def cmd_predict(a):
-    from pneumo_nb.model import load_model
+    from pneumo_nb.deploy import load_screener   # an ONNX bundle runs without importing PyTorch
     check_output(a.out)
-    m = load_model(a.model, cpu=a.cpu)
+    m = load_screener(a.model, cpu=a.cpu)
     files, notes = collect_images(a.paths)
     for n in notes: _log(f"pneumo: {n}")
     if not files: raise PneumoError("no image files to screen in " + ', '.join(a.paths))
@@ -387,6 +397,7 @@ def cmd_run(a):
     times['train_s'] = round(time.time()-t, 1); _log(f"trained ({times['train_s']} s)")
     model = load_model(out/'model', cpu=a.cpu)
     ev = evaluate(model, df, split='test')
+    model.meta['test_metrics'] = {**ev.summary(), 'n': int((df.split == 'test').sum())}; model.save(out/'model')   # the card shows them
     t = time.time()
     res = interpret(model, df[df.split == 'test'], df[df.is_valid], out=out, ev=ev, lime_samples=a.lime_samples)
     times['interpret_s'] = round(time.time()-t, 1)
@@ -401,8 +412,21 @@ def cmd_run(a):
     return 0
 
 # %% ../nbs/06_cli.ipynb #ea35693a
+def cmd_export(a):
+    from pneumo_nb.model import load_model, export_onnx
+    _check_model_out(a.onnx)
+    _log(f"exporting {a.model} to ONNX (a minute on a CPU)")
+    out = export_onnx(load_model(a.model, cpu=True), a.onnx, tta=a.tta)
+    _log(f"written {out}: `pneumo predict --model {out}` runs it with onnxruntime, without PyTorch")
+    return 0
+
+def cmd_info(a):
+    from pneumo_nb.deploy import model_card
+    print(model_card(a.model), end='')
+    return 0
+
 _COMMANDS = dict(run=cmd_run, train=cmd_train, evaluate=cmd_evaluate, ensemble=cmd_ensemble, audit=cmd_audit, predict=cmd_predict,
-                 rethreshold=cmd_rethreshold)
+                 rethreshold=cmd_rethreshold, export=cmd_export, info=cmd_info)
 
 def main(argv:list|None=None, # arguments (default: the command line)
         )->int: # exit status: 0 success, 1 some input unreadable, 2 user error

@@ -10,8 +10,9 @@ __all__ = []
 # %% ../nbs/04_model.ipynb #6f5a3d82
 from .nets import *
 from .thresholds import *
+from .deploy import *
 from .modelfile import *
 from .learner import *
 from .evaluation import *
-from . import nets, thresholds, modelfile, learner, evaluation
-__all__ = [n for m in (nets, thresholds, modelfile, learner, evaluation) for n in m.__all__]
+from . import nets, thresholds, deploy, modelfile, learner, evaluation
+__all__ = [n for m in (nets, thresholds, deploy, modelfile, learner, evaluation) for n in m.__all__]

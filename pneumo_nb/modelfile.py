@@ -20,14 +20,14 @@ from .core import _need, _whole, _real, _is_bool, _is_path
 from .obtain import index_images, data_dir
 from .scrub import open_xray, MIN_SIDE
 from .nets import build_net
+from .deploy import (Screener, FORMAT, FORMAT_VERSION, ENSEMBLE_FORMAT, ONNX_FILE, CARD_FILE, model_card, tta_views,
+                              load_onnx, _read_meta, _model_dir, _is_model_dir)
 with fastai_quietly(): from fastai.vision.core import imagenet_stats
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'PneumoModel', 'model_meta', 'load_model', 'predict', 'PneumoEnsemble']
+__all__ = ['PneumoModel', 'model_meta', 'load_model', 'predict', 'PneumoEnsemble']
 
 # %% ../nbs/04c_modelfile.ipynb #5e16101d
-FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
-
 def _check_data(data, who:str='data'):
     "Raise `PneumoError` unless `data` is None (`data_dir()`), a dataset folder or an index DataFrame."
     _need(data is None or isinstance(data, pd.DataFrame) or _is_path(data),
@@ -44,143 +44,45 @@ def _check_labels(df:pd.DataFrame, what:str):
     if len(bad): raise PneumoError(f"{what}: {len(bad)} label(s) not in {CLASSES}, e.g. {bad.label.iloc[0]!r} for "
                                    f"{bad.path.iloc[0] if 'path' in bad else bad.index[0]}")
 
-def _read_meta(jf:Path, # the description to read: a model's `model.json` or an ensemble's `ensemble.json`
-               fmt:str, # the `format` it must declare: `FORMAT` or `ENSEMBLE_FORMAT`
-               need:tuple, # the fields it must hold besides those `predict` relies on
-               fix:str, # what to do when its format version is not ours, for the message
-              )->dict:
-    "The description in `jf`, checked; a damaged, hand-edited or foreign one raises `PneumoError` naming `jf`."
-    kind = fmt.rsplit('.', 1)[-1]   # 'model' or 'ensemble'
-    try: meta = json.loads(jf.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise PneumoError(f"{jf}: damaged {kind} description ({e})") from None
-    if not isinstance(meta, dict) or meta.get('format') != fmt: raise PneumoError(f"{jf}: not a pneumo_nb {kind} description")
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise PneumoError(f"{jf}: {kind} format version {meta.get('format_version')} (pneumo_nb {meta.get('package_version')}); "
-                          f"this pneumo_nb ({pneumo_nb.__version__}) reads version {FORMAT_VERSION}: {fix} or use a matching pneumo_nb")
-    missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', *need) if k not in meta]
-    if missing: raise PneumoError(f"{jf}: {kind} description lacks {', '.join(missing)}")
-    if meta['classes'] not in (CLASSES, KINDS): raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES} or {KINDS}")
-    _need(_real(meta['threshold']) and 0 <= meta['threshold'] <= 1, f"{jf}: threshold {meta['threshold']!r} is not a number between 0 and 1")
-    _need(_whole(meta['size'], MIN_SIDE), f"{jf}: input size {meta['size']!r} is not a whole number of pixels >= {MIN_SIDE}")
-    _need(all(isinstance(v, list) and len(v) == 3 and all(map(_real, v)) for v in (meta['mean'], meta['std'])) and min(meta['std']) > 0,
-          f"{jf}: normalisation mean {meta['mean']!r}, std {meta['std']!r}: expected three numbers each, std above 0")
-    return meta
-
-def _load_items(items, errors, any_modality=False):
-    "Images for `items` (paths, PIL images, arrays), with an error text per item that cannot be read."
-    imgs, errs = [], []
-    for it in items:
-        try: imgs.append(open_xray(it, any_modality)); errs.append(None)
-        except PneumoError as e:
-            if errors == 'raise': raise
-            imgs.append(None); errs.append(str(e))
-    return imgs, errs
-
-def _item_name(it): return str(it) if isinstance(it, (str, Path)) else f'<{type(it).__name__}>'
-
-class PneumoModel:
-    "A trained screening model: network, preprocessing, decision threshold and provenance."
+class PneumoModel(Screener):
+    "A trained screening model: network, preprocessing, decision threshold and provenance; `predict` is `Screener.predict`."
     def __init__(self, net:nn.Module, meta:dict, learn=None):
         self.net, self.meta, self.learn = net.eval(), meta, learn
         self.device = get_device()
-    @property
-    def threshold(self)->float: return float(self.meta['threshold'])
-    @property
-    def size(self)->int: return int(self.meta['size'])
-    @property
-    def tta(self)->bool: return bool(self.meta.get('tta', False))   # whether its threshold was chosen on test-time-augmented probabilities
     def __repr__(self):
         vm = self.meta.get('val_metrics') or {}
         return (f"PneumoModel({self.meta['arch']}, {self.size}px, threshold={self.threshold:.3f}{', TTA' if self.tta else ''}, "
                 f"val AUC={vm.get('roc_auc', float('nan')):.3f}) - {DISCLAIMER}")
 
     def to_tensor(self, img:Image.Image)->torch.Tensor:
-        "The model input for one RGB image: squashed to `size`, scaled to [0,1], normalised."
-        _need(isinstance(img, Image.Image) and img.mode == 'RGB', f"to_tensor takes an 8-bit RGB PIL image (as `open_xray` returns), not "
-              + (f"an image in mode {img.mode}" if isinstance(img, Image.Image) else type(img).__name__))
-        img = img.resize((self.size, self.size), Image.Resampling.BILINEAR)
-        x = torch.from_numpy(np.asarray(img, dtype=np.float32)/255.).permute(2, 0, 1)
-        m, s = torch.tensor(self.meta['mean']).view(3, 1, 1), torch.tensor(self.meta['std']).view(3, 1, 1)
-        return (x-m)/s
+        "The model input for one RGB image: squashed to `size`, scaled to [0,1], normalised (`to_array`, as a tensor)."
+        return torch.from_numpy(self.to_array(img))
 
-    def _decoded(self, items, chunks, errors='raise', n_workers=4, any_modality=False):
-        "For each array of indices in `chunks`: the model inputs of those `items` (None where unreadable) and their error texts. Threads decode the next chunk while the caller works on this one."
-        def prep(part):   # one thread's share of a chunk
-            imgs, es = _load_items(part, errors, any_modality)
-            return [None if im is None else self.to_tensor(im) for im in imgs], es
-        with ThreadPoolExecutor(n_workers) as ex:
-            submit = lambda ix: [ex.submit(prep, [items[j] for j in part]) for part in np.array_split(ix, min(n_workers, len(ix)))]
-            pending = submit(chunks[0]) if len(chunks) else []
-            for k in range(len(chunks)):
-                loaded = [f.result() for f in pending]
-                if k+1 < len(chunks): pending = submit(chunks[k+1])
-                yield [x for xs,_ in loaded for x in xs], [e for _,es in loaded for e in es]
+    def _workers(self)->int: return min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
+
+    def export_onnx(self, path:str|Path, # the bundle's folder (created, or replacing an earlier model)
+                    tta:bool|None=None, # test-time augmentation inside the graph; None: as the threshold was chosen
+                   )->Path: # the folder
+        "Write this model as an ONNX bundle for onnxruntime: `pneumo_nb.deploy.export_onnx`."
+        from pneumo_nb.deploy import export_onnx
+        return export_onnx(self, path, tta)
 
     def _batches(self, items, bs=64, n_workers=4):
         "Model inputs for `items` in batches of about `bs` (never a lone image), on the model's device; unreadable items raise."
         for xs, _ in self._decoded(items, np.array_split(np.arange(len(items)), max(1, -(-len(items)//bs))), n_workers=n_workers):
-            if xs: yield torch.stack(xs).to(self.device, memory_format=torch.channels_last)
+            if xs: yield torch.from_numpy(np.stack(xs)).to(self.device, memory_format=torch.channels_last)
 
     def _forward(self, x, tta): return 1 - self._probs(x, tta)[:, 0]   # P(PNEUMONIA): every class but NORMAL
 
     @torch.inference_mode()
     def _probs(self, x, tta):
-        "The probability of every class (`meta['classes']`) for the batch `x`, averaged over the TTA views." 
+        "The probability of every class (`meta['classes']`) for the batch `x` (array or tensor), averaged over the TTA views." 
         net = self.net.to(self.device)
-        x = x.to(self.device, memory_format=torch.channels_last)
-        views = [x]
-        if tta:   # small rotations and a 10% centre zoom, as in training; never a flip
-            from torchvision.transforms.v2 import functional as TF
-            views += [TF.rotate(x, 5.), TF.rotate(x, -5.), TF.resize(TF.center_crop(x, int(x.shape[-1]/1.1)), x.shape[-2:])]
+        x = torch.as_tensor(x).to(self.device, memory_format=torch.channels_last)
+        views = tta_views(x) if tta else [x]   # small rotations and a 10% centre zoom; never a flip
         ctx = torch.autocast('cuda', dtype=torch.bfloat16) if self.device.type == 'cuda' else contextlib.nullcontext()
         with ctx: return torch.stack([F.softmax(net(v).float(), 1) for v in views]).mean(0).cpu().numpy()
 
-    def predict(self, items, # paths, PIL images or arrays; a DataFrame with a `path` column
-                bs:int=64, # images per batch
-                tta:bool|None=None, # average over a few test-time augmentations; None: as the model's threshold was chosen (`model.tta`)
-                threshold:float|None=None, # decision threshold; the model's own by default
-                errors:str='raise', # 'raise' on an unreadable item, or 'record' it in an `error` column
-                n_workers:int|None=None, # threads decoding images; by default 4 on the CPU, up to 16 on a GPU
-                progress:bool|None=None, # show a progress bar; by default in notebooks and terminals
-                any_modality:bool=False, # also score DICOM images of other modalities than radiographs (CT, MR, ...)
-               )->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error; a three-class model adds prob_bacteria, prob_virus, predicted_kind)
-        "Probability of PNEUMONIA and the screening label for each item."
-        if isinstance(items, pd.DataFrame):
-            if 'path' not in items: raise PneumoError(f"a DataFrame of items needs a `path` column; it has {list(items.columns)}")
-            items = items.path.tolist()
-        elif isinstance(items, (str, Path, Image.Image, np.ndarray)): items = [items]
-        try: items = list(items)
-        except TypeError: raise PneumoError(f"items must be a path, PIL image or array, or a list of them; got {type(items).__name__}") from None
-        _need(threshold is None or (_real(threshold) and 0 <= threshold <= 1), f"threshold must be a number between 0 and 1, got {threshold!r}")
-        _need(_whole(bs, 1), f"bs must be a whole number >= 1, got {bs!r}")
-        _need(n_workers is None or _whole(n_workers, 1), f"n_workers must be a whole number >= 1 or None, got {n_workers!r}")
-        if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
-        _need(tta is None or _is_bool(tta), f"tta must be True, False or None, got {tta!r}")   # a string such as 'no' would count as True
-        _need(progress is None or _is_bool(progress), f"progress must be True, False or None, got {progress!r}")
-        _need(_is_bool(any_modality), f"any_modality must be True or False, got {any_modality!r}")
-        thr = self.threshold if threshold is None else float(threshold)
-        tta = self.tta if tta is None else bool(tta)
-        P, errs = np.full((len(items), len(self.meta['classes'])), np.nan), [None]*len(items)
-        chunks = [np.arange(i, min(i+bs, len(items))) for i in range(0, len(items), bs)]
-        if n_workers is None: n_workers = min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
-        batches = zip(chunks, self._decoded(items, chunks, errors, n_workers, any_modality))   # the next batch decodes while the network runs
-        if progress if progress is not None else show_progress():
-            from fastprogress.fastprogress import progress_bar
-            batches = progress_bar(batches, total=len(chunks))
-        for ix, (xs, es) in batches:
-            errs[ix[0]:ix[-1]+1] = es
-            ok = [j for j,x in enumerate(xs) if x is not None]
-            if ok: P[ix[ok]] = self._probs(torch.stack([xs[j] for j in ok]), tta)
-        probs = 1 - P[:, 0]
-        res = pd.DataFrame(dict(item=[_item_name(it) for it in items], prob_pneumonia=probs,
-                                label=np.where(np.isnan(probs), None, np.where(probs >= thr, POSITIVE, CLASSES[0])),
-                                threshold=thr))
-        if len(self.meta['classes']) == 3:   # which pneumonia, for the films flagged
-            res['prob_bacteria'], res['prob_virus'] = P[:, 1], P[:, 2]
-            res['predicted_kind'] = np.where(res.label == POSITIVE, np.where(P[:, 1] >= P[:, 2], 'BACTERIA', 'VIRUS'), res.label)
-        if errors == 'record': res['error'] = errs
-        res.attrs['disclaimer'] = DISCLAIMER
-        return res
 
 # %% ../nbs/04c_modelfile.ipynb #403d6ef0
 def model_meta(arch:str, # the network's name, as `build_net` takes it
@@ -197,17 +99,10 @@ def model_meta(arch:str, # the network's name, as `build_net` takes it
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **extra)
 
 # %% ../nbs/04c_modelfile.ipynb #23e9e39a
-def _model_dir(path):
-    _need(_is_path(path) and str(path) != '', f"a model is saved to a folder: give its path, not {path!r}")
-    p = Path(path)
-    return p.parent if p.name in ('model.json', 'weights.safetensors', 'ensemble.json') else p
-
-def _is_model_dir(p): return (p/'model.json').is_file() or (p/'ensemble.json').is_file()   # the only folders a model may replace, besides empty ones
-
 @patch
 def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced)
          )->Path: # the folder
-    "Save weights (safetensors) and `model.json` atomically into the folder `path`."
+    "Save weights (safetensors), `model.json` and the model card atomically into the folder `path`."
     from safetensors.torch import save_file
     path = _model_dir(path)
     sd = {k: v.detach().cpu().contiguous() for k,v in self.net.state_dict().items()}
@@ -216,13 +111,14 @@ def save(self:PneumoModel, path:str|Path, # folder to write (created or replaced
         save_file(sd, tmp/'weights.safetensors')
         meta = {**self.meta, 'weights_sha256': file_hash(tmp/'weights.safetensors')}
         (tmp/'model.json').write_text(json.dumps(meta, indent=2, default=float))
+        (tmp/CARD_FILE).write_text(model_card(meta))
     self.meta = meta
     return path
 
 # %% ../nbs/04c_modelfile.ipynb #ec88515e
 def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `PneumoEnsemble.save` (or its JSON file)
                cpu:bool=False, # keep the model on the CPU even when a GPU is present
-              )->PneumoModel: # a `PneumoModel`, or a `PneumoEnsemble` for a folder written by one
+              )->PneumoModel: # a `PneumoModel`; a `PneumoEnsemble` or an `OnnxModel` for a folder written by one
     "Load a saved model safely: JSON and safetensors only, every file checked; a damaged file raises `PneumoError`."
     from safetensors.torch import load_file
     d = _model_dir(path)
@@ -231,6 +127,7 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `Pneum
     if not d.exists(): raise PneumoError(f"{d}: no such model folder" + (f"; an interrupted save left the last model in {parked}: the next "
                                          f"save to {d} puts it back, or rename it to {d.name} yourself" if parked.is_dir() else ''))
     if (d/'ensemble.json').exists(): return _load_ensemble(d, cpu)   # an ensemble: see `ensemble` below
+    if (d/ONNX_FILE).exists(): return load_onnx(d, cpu)   # an ONNX bundle: see `deploy`
     jf, wf = d/'model.json', d/'weights.safetensors'
     for f in (jf, wf):
         if not f.exists(): raise PneumoError(f"{d}: not a pneumo_nb model folder ({f.name} is missing)")
@@ -263,8 +160,6 @@ def predict(model, # a trained or loaded model, or a saved model's folder (read 
     return _as_model(model, 'predict').predict(items, **kwargs)
 
 # %% ../nbs/04c_modelfile.ipynb #bba19f1b
-ENSEMBLE_FORMAT = 'pneumo_nb.ensemble'
-
 class PneumoEnsemble(PneumoModel):
     "Models trained on one patient split: probabilities averaged, one threshold chosen on that split's validation films."
     def __init__(self, members:list, meta:dict):
@@ -308,6 +203,7 @@ def save(self:PneumoEnsemble, path:str|Path, # folder to write (created or repla
             recs.append(dict(folder=f'member{i}', weights_sha256=m.meta['weights_sha256']))
         meta = {**self.meta, 'members': recs}
         (tmp/'ensemble.json').write_text(json.dumps(meta, indent=2, default=float))
+        (tmp/CARD_FILE).write_text(model_card(meta))
     self.meta = meta
     return path
 
