@@ -10,12 +10,13 @@ largest difference between the two engines' probabilities; and the wall time of 
 fresh process for each (imports included). Ratios are ONNX over PyTorch. Not a test: run it by hand, on a quiet
 machine.
 """
-import argparse, json, subprocess, sys, tempfile, time
+import argparse, json, subprocess, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from pneumo_nb.obtain import index_images, data_dir
 from pneumo_nb.model import load_model, export_onnx
 from pneumo_nb.deploy import load_screener
+from pneumo_nb.scrub import open_xray
 
 def rate(f, n, reps=2):
     "Images/s of `f()` over `n` images: the best of `reps` runs (the first also warms up)."
@@ -52,7 +53,7 @@ def main():
     for name, m in (('torch', tm), ('onnx', om)):
         r[f'{name}_predict_test_img_s'] = rate(lambda: m.predict(test, progress=False), len(test))
         if origs: r[f'{name}_predict_originals_img_s'] = rate(lambda: m.predict(origs, progress=False), len(origs), reps=1)
-    xs = np.stack([tm.to_array(im) for im in (__import__('pneumo_nb.scrub', fromlist=['open_xray']).open_xray(p) for p in test[:256])])
+    xs = np.stack([tm.to_array(im) for im in (open_xray(p) for p in test[:256])])
     batches = [xs[i:i+64] for i in range(0, len(xs), 64)]
     for name, m in (('torch', tm), ('onnx', om)):
         r[f'{name}_network_img_s'] = rate(lambda: [m._probs(b, False) for b in batches], len(xs))

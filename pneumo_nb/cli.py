@@ -263,7 +263,7 @@ def parser()->argparse.ArgumentParser:
 def _log(msg): print(msg, file=sys.stderr, flush=True)
 
 def _check_model_out(out):   # a model folder may replace an empty folder or an earlier model, nothing else
-    from pneumo_nb.modelfile import _model_dir, _is_model_dir
+    from pneumo_nb.deploy import _model_dir, _is_model_dir   # no PyTorch to check a path
     check_output(_model_dir(out), folder=True, replaces=_is_model_dir)
 
 def cmd_audit(a):

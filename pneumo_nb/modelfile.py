@@ -7,7 +7,6 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/modelfile.html.md"""
 # %% ../nbs/04c_modelfile.ipynb #c6f6728b
 from __future__ import annotations
 import json, os, hashlib, datetime, contextlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -16,12 +15,12 @@ from fastcore.basics import patch
 from fastcore.meta import delegates
 import pneumo_nb
 from .core import *
-from .core import _need, _whole, _real, _is_bool, _is_path
+from .core import _need, _is_bool, _is_path
 from .obtain import index_images, data_dir
-from .scrub import open_xray, MIN_SIDE
+from .scrub import open_xray
 from .nets import build_net
 from .deploy import (Screener, FORMAT, FORMAT_VERSION, ENSEMBLE_FORMAT, ONNX_FILE, CARD_FILE, model_card, tta_views,
-                              load_onnx, _read_meta, _model_dir, _is_model_dir)
+                             load_onnx, _read_meta, _model_dir, _is_model_dir)
 with fastai_quietly(): from fastai.vision.core import imagenet_stats
 
 # %% auto #0
