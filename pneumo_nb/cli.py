@@ -225,7 +225,9 @@ def parser()->argparse.ArgumentParser:
     p = sub.add_parser('audit', help='check every image of a dataset folder', description='Check every image: readable, mode, size, duplicates.')
     p.add_argument('dir', help='dataset folder (train/ and test/ inside)')
     p.add_argument('--out', help='also write the per-file audit to this CSV file')
-    p = sub.add_parser('predict', help='screen images and folders, write a CSV', description='Screen image files and folders (recursively).')
+    p = sub.add_parser('predict', help='screen images and folders, write a CSV', description=(
+        'Screen image files and folders (recursively). Rows are written as they come, to OUT.partial; run again after an '
+        'interrupt, with the same model, options and files, it goes on from there to the same CSV.'))
     p.add_argument('paths', nargs='+', metavar='PATH', help='image files and folders')
     p.add_argument('--model', required=True, help='model folder written by train, run, ensemble or export (ONNX)')
     p.add_argument('--out', default='predictions.csv', help='CSV to write (default predictions.csv)')
@@ -234,6 +236,10 @@ def parser()->argparse.ArgumentParser:
     p.add_argument('--threshold', type=float, help="decision threshold (default: the model's own)")
     p.add_argument('--any-modality', action='store_true', help='also score DICOM images that are not radiographs (CT, MR, ...)')
     p.add_argument('--cpu', action='store_true', help='use the CPU even when a GPU is present')
+    p.add_argument('--workers', type=int, help='workers reading the films (default 4 on the CPU, up to 16 with a GPU)')
+    p.add_argument('--processes', action=argparse.BooleanOptionalAction, help='read the films in worker processes, not threads (default: with a GPU)')
+    p.add_argument('--draft', action=argparse.BooleanOptionalAction, default=True, help="read a large film at a reduced size near the model's input, much faster (default; --no-draft decodes every pixel first)")
+    p.add_argument('--restart', action='store_true', help='ignore the partial results of an interrupted run (OUT.partial) and start again')
     p = sub.add_parser('rethreshold', help="choose a saved model's threshold on a site's own labelled films", description=(
         "Choose a saved model's decision threshold again, on a screening site's own films of known diagnosis, by the model's "
         "own rule (the highest threshold with 95% recall on PNEUMONIA, unless told otherwise), and save the copy; the weights "
@@ -322,20 +328,20 @@ def cmd_ensemble(a):
     return 0
 
 def cmd_predict(a):
-    from pneumo_nb.deploy import load_screener   # an ONNX bundle runs without importing PyTorch
+    from pneumo_nb.deploy import load_screener, screen_to_csv, PARTIAL   # an ONNX bundle runs without importing PyTorch
     check_output(a.out)
     m = load_screener(a.model, cpu=a.cpu)
     files, notes = collect_images(a.paths)
     for n in notes: _log(f"pneumo: {n}")
     if not files: raise PneumoError("no image files to screen in " + ', '.join(a.paths))
-    res = m.predict(files, bs=a.bs, tta=a.tta, threshold=a.threshold, errors='record', any_modality=a.any_modality)
-    res = res.rename(columns={'item': 'path'})
-    with atomic_path(a.out) as t: res.to_csv(t, index=False)
-    n_err = int(res.error.notna().sum())
-    for r in res[res.error.notna()].itertuples(): _log(f"pneumo: skipped {r.error}")
-    _log(f"{len(res)} files: {len(res)-n_err} screened ({int((res.label == POSITIVE).sum())} flagged {POSITIVE}), "
-         f"{n_err} not screened (unreadable or not a radiograph); written to {a.out}\n{DISCLAIMER}")
-    if n_err == len(res): raise PneumoError(f"none of the {len(res)} files could be screened (see {a.out})")
+    try: r = screen_to_csv(m, files, a.out, resume=not a.restart, log=lambda s: _log(f"pneumo: {s}"), bs=a.bs, tta=a.tta,
+                           threshold=a.threshold, any_modality=a.any_modality, n_workers=a.workers, processes=a.processes, draft=a.draft)
+    except KeyboardInterrupt:
+        _log(f"pneumo: interrupted; the rows screened so far are kept in {a.out}{PARTIAL}: the same command goes on from there"); return 130
+    _log((f"resumed an interrupted run after {r['resumed']} files; " if r['resumed'] else '')
+         + f"{r['rows']} files: {r['screened']} screened ({r['flagged']} flagged {POSITIVE}), "
+         f"{r['not_screened']} not screened (unreadable or not a radiograph); written to {a.out}\n{DISCLAIMER}")
+    if r['not_screened'] == r['rows']: raise PneumoError(f"none of the {r['rows']} files could be screened (see {a.out})")
     return 0
 
 def cmd_rethreshold(a):

@@ -6,19 +6,22 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/deploy.html.md"""
 
 # %% ../nbs/04f_deploy.ipynb #fedf0689
 from __future__ import annotations
-import json, io, datetime, warnings, contextlib, importlib.util
-from concurrent.futures import ThreadPoolExecutor
+import json, io, os, sys, time, inspect, hashlib, datetime, warnings, contextlib, importlib.util, multiprocessing
+from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
+from fastcore.meta import delegates
 import pneumo_nb
 from .core import *
 from .core import _need, _whole, _real, _is_bool, _is_path
 from .scrub import open_xray, MIN_SIDE
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ONNX_FILE', 'CARD_FILE', 'to_array', 'Screener', 'model_card',
-           'read_meta', 'tta_views', 'export_onnx', 'OnnxModel', 'load_onnx', 'load_screener']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ONNX_FILE', 'CARD_FILE', 'PARTIAL', 'to_array', 'Screener',
+           'model_card', 'read_meta', 'tta_views', 'export_onnx', 'OnnxModel', 'load_onnx', 'load_screener',
+           'screen_to_csv']
 
 # %% ../nbs/04f_deploy.ipynb #b72d1639
 FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
@@ -55,25 +58,33 @@ def _model_dir(path):
 def _is_model_dir(p): return (p/'model.json').is_file() or (p/'ensemble.json').is_file()   # the only folders a model may replace, besides empty ones
 
 # %% ../nbs/04f_deploy.ipynb #c327d9eb
+def _squash(img:Image.Image, size:int)->np.ndarray:
+    "`img` squashed to `size`×`size` pixels, still 8-bit: (size, size, channels)."
+    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR))
+
+def _normalise(x:np.ndarray, mean:list, std:list)->np.ndarray:
+    "8-bit RGB pixels (..., H, W, 3) as float32 model inputs (..., 3, H, W): scaled to [0, 1], normalised, channels first."
+    x = (x.astype(np.float32)/np.float32(255.) - np.asarray(mean, np.float32))/np.asarray(std, np.float32)
+    return np.moveaxis(x, -1, -3)
+
 def to_array(img:Image.Image, # an 8-bit RGB image, as `open_xray` returns
              size:int, # side of the model's square input, pixels
              mean:list, # per-channel mean of the normalisation (on [0, 1])
              std:list, # per-channel standard deviation of the normalisation
             )->np.ndarray: # float32, (3, size, size)
     "The model input for one image: squashed to `size`, scaled to [0, 1], normalised, channels first."
-    x = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)/np.float32(255.)
-    return ((x - np.asarray(mean, np.float32))/np.asarray(std, np.float32)).transpose(2, 0, 1)
+    return _normalise(_squash(img, size), mean, std)
 
 # %% ../nbs/04f_deploy.ipynb #69f5d4fb
-def _load_items(items, errors, any_modality=False):
-    "Images for `items` (paths, PIL images, arrays), with an error text per item that cannot be read."
-    imgs, errs = [], []
-    for it in items:
-        try: imgs.append(open_xray(it, any_modality)); errs.append(None)
+def _read(part:list, size:int, errors:str, any_modality:bool, draft:bool)->tuple:
+    "The squashed 8-bit pixels of the items of `part` (None where unreadable) and an error text per item. A function of the module, so a worker process can run it."
+    xs, es = [], []
+    for it in part:
+        try: xs.append(_squash(open_xray(it, any_modality, size if draft else None), size)); es.append(None)
         except PneumoError as e:
             if errors == 'raise': raise
-            imgs.append(None); errs.append(str(e))
-    return imgs, errs
+            xs.append(None); es.append(str(e))
+    return xs, es
 
 def _item_name(it): return str(it) if isinstance(it, (str, Path)) else f'<{type(it).__name__}>'
 
@@ -95,33 +106,40 @@ class Screener:
               + (f"an image in mode {img.mode}" if isinstance(img, Image.Image) else type(img).__name__))
         return to_array(img, self.size, self.meta['mean'], self.meta['std'])
 
-    def _decoded(self, items, chunks, errors='raise', n_workers=4, any_modality=False):
-        "For each array of indices in `chunks`: the model inputs of those `items` (None where unreadable) and their error texts. Threads decode the next chunk while the caller works on this one."
-        def prep(part):   # one thread's share of a chunk
-            imgs, es = _load_items(part, errors, any_modality)
-            return [None if im is None else self.to_array(im) for im in imgs], es
-        with ThreadPoolExecutor(n_workers) as ex:
-            submit = lambda ix: [ex.submit(prep, [items[j] for j in part]) for part in np.array_split(ix, min(n_workers, len(ix)))]
+    def _decoded(self, items, chunks, errors='raise', n_workers=4, any_modality=False, processes=False, draft=True):
+        "For each array of indices in `chunks`: the squashed 8-bit pixels of the `items` there that could be read, stacked (or None), their places in the chunk, and an error text per item. Workers decode the next chunk while the caller works on this one."
+        from pneumo_nb import deploy   # a process is sent the module's function by name (not one a notebook defined)
+        read = partial(deploy._read, size=self.size, errors=errors, any_modality=any_modality, draft=draft)
+        ctx = multiprocessing.get_context('fork' if sys.platform == 'linux' else 'spawn')   # as PyTorch's DataLoader does
+        pool = partial(ProcessPoolExecutor, mp_context=ctx) if processes else ThreadPoolExecutor
+        with pool(n_workers) as ex:
+            submit = lambda ix: [ex.submit(read, [items[j] for j in part]) for part in np.array_split(ix, min(n_workers, len(ix)))]
             pending = submit(chunks[0]) if len(chunks) else []
             for k in range(len(chunks)):
                 loaded = [f.result() for f in pending]
                 if k+1 < len(chunks): pending = submit(chunks[k+1])
-                yield [x for xs,_ in loaded for x in xs], [e for _,es in loaded for e in es]
+                xs, es = [x for xs,_ in loaded for x in xs], [e for _,es in loaded for e in es]
+                ok = np.array([j for j, x in enumerate(xs) if x is not None], dtype=int)
+                yield (np.stack([xs[j] for j in ok]) if len(ok) else None), ok, es
 
-    def _probs(self, x:np.ndarray, tta:bool)->np.ndarray: raise NotImplementedError   # the engine: (N, classes) probabilities
+    def _inputs(self, u8:np.ndarray): return _normalise(u8, self.meta['mean'], self.meta['std'])   # the engine's inputs for a batch of 8-bit pixels
+    def _probs(self, x, tta:bool)->np.ndarray: raise NotImplementedError   # the engine: (N, classes) probabilities
     def _check_tta(self, tta:bool): pass   # an engine that cannot do what was asked says so before any work
-    def _workers(self)->int: return 4   # decoding threads by default
+    def _workers(self)->int: return 4   # decoding workers by default
+    def _on_gpu(self)->bool: return False   # whether the network runs on a GPU: then worker processes read the films
 
-    def predict(self, items, # paths, PIL images or arrays; a DataFrame with a `path` column
-                bs:int=64, # images per batch
-                tta:bool|None=None, # average over a few test-time augmentations; None: as the model's threshold was chosen (`model.tta`)
-                threshold:float|None=None, # decision threshold; the model's own by default
-                errors:str='raise', # 'raise' on an unreadable item, or 'record' it in an `error` column
-                n_workers:int|None=None, # threads decoding images; by default 4 on the CPU, up to 16 on a GPU
-                progress:bool|None=None, # show a progress bar; by default in notebooks and terminals
-                any_modality:bool=False, # also score DICOM images of other modalities than radiographs (CT, MR, ...)
-               )->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error; a three-class model adds prob_bacteria, prob_virus, predicted_kind)
-        "Probability of PNEUMONIA and the screening label for each item."
+    def stream(self, items, # paths, PIL images or arrays; a DataFrame with a `path` column
+               bs:int=64, # images per batch
+               tta:bool|None=None, # average over a few test-time augmentations; None: as the model's threshold was chosen (`model.tta`)
+               threshold:float|None=None, # decision threshold; the model's own by default
+               errors:str='raise', # 'raise' on an unreadable item, or 'record' it in an `error` column
+               n_workers:int|None=None, # workers decoding images; by default 4 on the CPU, up to 16 on a GPU
+               processes:bool|None=None, # decode in worker processes rather than threads; by default when the network runs on a GPU
+               draft:bool=True, # let the JPEG decoder shrink a large film towards the input size (see above)
+               progress:bool|None=None, # show a progress bar; by default in notebooks and terminals
+               any_modality:bool=False, # also score DICOM images of other modalities than radiographs (CT, MR, ...)
+              ): # yields a DataFrame per batch, in the order of `items`: the rows `predict` returns
+        "`predict`, one batch at a time: for folders too big to hold, and for writing results as they come (`screen_to_csv`)."
         if isinstance(items, pd.DataFrame):
             if 'path' not in items: raise PneumoError(f"a DataFrame of items needs a `path` column; it has {list(items.columns)}")
             items = items.path.tolist()
@@ -132,30 +150,45 @@ class Screener:
         _need(_whole(bs, 1), f"bs must be a whole number >= 1, got {bs!r}")
         _need(n_workers is None or _whole(n_workers, 1), f"n_workers must be a whole number >= 1 or None, got {n_workers!r}")
         if errors not in ('raise', 'record'): raise PneumoError(f"errors must be 'raise' or 'record', not {errors!r}")
-        _need(tta is None or _is_bool(tta), f"tta must be True, False or None, got {tta!r}")   # a string such as 'no' would count as True
-        _need(progress is None or _is_bool(progress), f"progress must be True, False or None, got {progress!r}")
-        _need(_is_bool(any_modality), f"any_modality must be True or False, got {any_modality!r}")
+        for k, v in dict(tta=tta, processes=processes, progress=progress).items():   # a string such as 'no' would count as True
+            _need(v is None or _is_bool(v), f"{k} must be True, False or None, got {v!r}")
+        for k, v in dict(draft=draft, any_modality=any_modality).items(): _need(_is_bool(v), f"{k} must be True or False, got {v!r}")
         thr = self.threshold if threshold is None else float(threshold)
         tta = self.tta if tta is None else bool(tta)
         self._check_tta(tta)
-        P, errs = np.full((len(items), len(self.meta['classes'])), np.nan), [None]*len(items)
         chunks = [np.arange(i, min(i+bs, len(items))) for i in range(0, len(items), bs)]
-        batches = zip(chunks, self._decoded(items, chunks, errors, n_workers or self._workers(), any_modality))   # the next batch decodes while the network runs
-        if progress if progress is not None else show_progress():
-            from fastprogress.fastprogress import progress_bar
-            batches = progress_bar(batches, total=len(chunks))
-        for ix, (xs, es) in batches:
-            errs[ix[0]:ix[-1]+1] = es
-            ok = [j for j,x in enumerate(xs) if x is not None]
-            if ok: P[ix[ok]] = self._probs(np.stack([xs[j] for j in ok]), tta)
+        def batches():   # a generator inside, so that the arguments above are checked when `stream` is called
+            bb = zip(chunks, self._decoded(items, chunks, errors, n_workers or self._workers(), any_modality,   # the next batch decodes while the network runs
+                                           self._on_gpu() if processes is None else processes, draft))
+            if progress if progress is not None else show_progress():
+                from fastprogress.fastprogress import progress_bar
+                bb = progress_bar(bb, total=len(chunks))
+            for ix, (u8, ok, es) in bb:
+                P = np.full((len(ix), len(self.meta['classes'])), np.nan)
+                if u8 is not None: P[ok] = self._probs(self._inputs(u8), tta)
+                yield self._rows([items[i] for i in ix], P, es if errors == 'record' else None, thr)
+        return batches()
+
+    def _rows(self, items, P, errs, thr)->pd.DataFrame:
+        "The rows of `predict` for `items`, from the probabilities `P` of every class (NaN where unread)."
         probs = 1 - P[:, 0]   # P(PNEUMONIA): every class but NORMAL
         res = pd.DataFrame(dict(item=[_item_name(it) for it in items], prob_pneumonia=probs,
-                                label=np.where(np.isnan(probs), None, np.where(probs >= thr, POSITIVE, CLASSES[0])),
-                                threshold=thr))
+                                label=np.where(np.isnan(probs), None, np.where(probs >= thr, POSITIVE, CLASSES[0])), threshold=thr))
         if len(self.meta['classes']) == 3:   # which pneumonia, for the films flagged
             res['prob_bacteria'], res['prob_virus'] = P[:, 1], P[:, 2]
             res['predicted_kind'] = np.where(res.label == POSITIVE, np.where(P[:, 1] >= P[:, 2], 'BACTERIA', 'VIRUS'), res.label)
-        if errors == 'record': res['error'] = errs
+        if errs is not None: res['error'] = errs
+        res.attrs['disclaimer'] = DISCLAIMER
+        return res
+
+    @delegates(stream)
+    def predict(self, items, # paths, PIL images or arrays; a DataFrame with a `path` column
+                **kwargs)->pd.DataFrame: # item, prob_pneumonia, label, threshold (and error; a three-class model adds prob_bacteria, prob_virus, predicted_kind)
+        "Probability of PNEUMONIA and the screening label for each item."
+        parts = list(self.stream(items, **kwargs))
+        res = (pd.concat(parts, ignore_index=True) if parts else
+               self._rows([], np.zeros((0, len(self.meta['classes']))), [] if kwargs.get('errors') == 'record' else None,
+                          self.threshold if kwargs.get('threshold') is None else kwargs['threshold']))
         res.attrs['disclaimer'] = DISCLAIMER
         return res
 
@@ -286,6 +319,7 @@ class OnnxModel(Screener):
     def tta(self)->bool: return bool(self.meta['onnx']['tta'])   # fixed in the graph
     @property
     def providers(self)->list: return self.session.get_providers()
+    def _on_gpu(self)->bool: return self.providers[0] == 'CUDAExecutionProvider'
     def __repr__(self):
         vm = self.meta.get('val_metrics') or {}
         return (f"OnnxModel({self.meta['arch']}, {self.size}px, threshold={self.threshold:.3f}{', TTA' if self.tta else ''}, "
@@ -327,3 +361,64 @@ def load_screener(path:str|Path, # a saved model's folder: PyTorch, ensemble or 
     if (d/ONNX_FILE).exists(): return load_onnx(d, cpu)
     from pneumo_nb.modelfile import load_model
     return load_model(d, cpu=cpu)
+
+# %% ../nbs/04f_deploy.ipynb #53b1a622
+PARTIAL = '.partial'   # suffix of a CSV that `screen_to_csv` is still writing
+
+def _run_key(model:Screener, paths:list, opts:dict)->dict:
+    "What a resumed run must share with the run it resumes: the model's description, the options that change a row, the files."
+    h = hashlib.sha256()
+    for p in paths: h.update(os.fsencode(p) + b'\0')
+    return dict(model=hashlib.sha256(json.dumps(model.meta, sort_keys=True, default=str).encode()).hexdigest(),
+                options=opts, files=len(paths), files_sha256=h.hexdigest())
+
+def _csv(df:pd.DataFrame, header:bool)->bytes:
+    "`df` as CSV bytes; a file name that is not valid UTF-8 keeps its own bytes."
+    return df.to_csv(index=False, header=header).encode('utf-8', 'surrogateescape')
+
+@delegates(Screener.stream, but=['errors'])
+def screen_to_csv(model:Screener, # a loaded model (`load_screener`, `load_model`)
+                  paths:list, # image files, in the order of the rows
+                  out:str|Path, # the CSV to write
+                  resume:bool=True, # go on from the rows an interrupted run left in `OUT.partial`
+                  log=None, # called with a line of progress every 30 s, and with each file not screened
+                  **kwargs)->dict: # counts: rows, screened, flagged, not_screened, resumed (rows found from an earlier run)
+    "Screen `paths` into the CSV `out`, row by row as batches finish; an interrupted run resumes where it stopped, to the same CSV."
+    _need(isinstance(model, Screener), f"model must be a loaded model (load_screener), not {type(model).__name__}")
+    _need(isinstance(paths, (list, tuple)) and all(map(_is_path, paths)), "paths must be a list of image files")
+    _need(_is_bool(resume), f"resume must be True or False, got {resume!r}")
+    _need(log is None or callable(log), f"log must be a function or None, not {type(log).__name__}")
+    out, paths = check_output(out), [str(p) for p in paths]
+    films = {os.path.realpath(p) for p in paths}
+    _need(os.path.realpath(out) not in films, f"{out}: is one of the files to screen; give another name for the CSV")
+    part, rec = out.with_name(out.name + PARTIAL), out.with_name(out.name + PARTIAL + '.json')
+    sig = inspect.signature(Screener.stream).parameters
+    key = _run_key(model, paths, {k: kwargs.get(k, sig[k].default) for k in ('bs', 'tta', 'threshold', 'draft', 'any_modality')})
+    counts = dict(rows=0, bytes=0, screened=0, flagged=0, not_screened=0)
+    if resume and part.exists() and rec.exists():
+        try: got = json.loads(rec.read_text())
+        except (OSError, ValueError): got = None
+        if not isinstance(got, dict) or {k: got.get(k) for k in key} != key or not part.stat().st_size >= got.get('bytes', 0):
+            raise PneumoError(f"{part}: partial results of another run (another model, other options or other files) or a damaged "
+                              f"record ({rec.name}); delete both, or start again with resume=False (pneumo predict --restart)")
+        counts = {k: got[k] for k in counts}
+    resumed, t0, shown = counts['rows'], time.monotonic(), time.monotonic()
+    rows = model.stream(paths[resumed:], errors='record', **kwargs)   # arguments checked here, before the file is touched
+    with open(part, 'r+b' if resumed else 'wb') as f:
+        f.truncate(counts['bytes']); f.seek(counts['bytes'])   # a batch cut off in the middle goes
+        if not resumed:
+            f.write(_csv(model._rows([], np.zeros((0, len(model.meta['classes']))), [], 0.).rename(columns={'item': 'path'}), True))
+        for df in rows:
+            f.write(_csv(df.rename(columns={'item': 'path'}), False)); f.flush(); os.fsync(f.fileno())
+            bad = df.error.notna()
+            counts.update(rows=counts['rows'] + len(df), bytes=f.tell(), screened=counts['screened'] + int((~bad).sum()),
+                          flagged=counts['flagged'] + int((df.label == POSITIVE).sum()), not_screened=counts['not_screened'] + int(bad.sum()))
+            with atomic_path(rec) as t: t.write_text(json.dumps({**key, **counts}))
+            if log:
+                for e in df.error[bad]: log(f"not screened: {e}")
+                if time.monotonic() - shown >= 30:
+                    shown, done = time.monotonic(), counts['rows'] - resumed
+                    log(f"screened {counts['rows']} of {len(paths)} files ({done/(shown - t0):.0f} files/s)")
+    os.replace(part, out); rec.unlink(missing_ok=True)
+    return dict(rows=counts['rows'], screened=counts['screened'], flagged=counts['flagged'],
+                not_screened=counts['not_screened'], resumed=resumed)

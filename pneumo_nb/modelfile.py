@@ -58,6 +58,13 @@ class PneumoModel(Screener):
         return torch.from_numpy(self.to_array(img))
 
     def _workers(self)->int: return min(16, os.cpu_count() or 4) if self.device.type == 'cuda' else 4
+    def _on_gpu(self)->bool: return self.device.type == 'cuda'
+    def _inputs(self, u8:np.ndarray)->torch.Tensor:
+        "A batch of 8-bit pixels (N, H, W, 3) as the network's input on its device: copied from pinned memory while the CPU goes on, on a GPU; scaled and normalised there; channels last."
+        x = torch.from_numpy(u8)
+        if self.device.type == 'cuda': x = x.pin_memory().to(self.device, non_blocking=True)
+        mean, std = (torch.tensor(v, dtype=torch.float32, device=x.device) for v in (self.meta['mean'], self.meta['std']))
+        return ((x.float()/255. - mean)/std).permute(0, 3, 1, 2)   # the layout of NHWC pixels is already channels last
 
     def export_onnx(self, path:str|Path, # the bundle's folder (created, or replacing an earlier model)
                     tta:bool|None=None, # test-time augmentation inside the graph; None: as the threshold was chosen
@@ -68,9 +75,8 @@ class PneumoModel(Screener):
 
     def _batches(self, items, bs=64, n_workers=4):
         "Model inputs for `items` in batches of about `bs` (never a lone image), on the model's device; unreadable items raise."
-        for xs, _ in self._decoded(items, np.array_split(np.arange(len(items)), max(1, -(-len(items)//bs))), n_workers=n_workers):
-            if xs: yield torch.from_numpy(np.stack(xs)).to(self.device, memory_format=torch.channels_last)
-
+        for u8, _, _ in self._decoded(items, np.array_split(np.arange(len(items)), max(1, -(-len(items)//bs))), n_workers=n_workers):
+            if u8 is not None: yield self._inputs(u8)
     def _forward(self, x, tta): return 1 - self._probs(x, tta)[:, 0]   # P(PNEUMONIA): every class but NORMAL
 
     @torch.inference_mode()

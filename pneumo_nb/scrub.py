@@ -332,18 +332,21 @@ def make_cache(df:pd.DataFrame, # index with a `path` column
     return df.assign(path=[str(d) for d in dsts])
 
 # %% ../nbs/02_scrub.ipynb #e252ec0e
-def _finish(im:Image.Image, what:str)->Image.Image:
-    "`im` upright as 8-bit RGB, or `PneumoError` naming `what` and why its pixels cannot be a radiograph."
+def _finish(im:Image.Image, what:str, draft:int|None=None)->Image.Image:
+    "`im` upright as 8-bit RGB, or `PneumoError` naming `what` and why its pixels cannot be a radiograph; with `draft`, shrunk by averaging blocks of 2, 4 or 8 pixels a side (as a JPEG decoder in draft mode does) while its shorter side stays >= `draft`."
     g, e = _as_gray(im)
     if e: raise PneumoError(f"{what}: {e}")
+    if draft and (k := max((k for k in (1, 2, 4, 8) if min(g.size) >= k*draft), default=1)) > 1: g = g.reduce(k)   # the scales of a JPEG's draft
     return g.convert('RGB')
 
 # %% ../nbs/02_scrub.ipynb #97af5c17
 def open_xray(item, # a path (an image or a DICOM file), a PIL image, or an array (H,W), (H,W,C) or (C,H,W) with C 1, 3 or 4 channels, 8- or 16-bit or float
               any_modality:bool=False, # for a DICOM file: also read CT, MR and other images that are not radiographs
+              draft:int|None=None, # read a large film smaller, its shorter side still >= `draft` px: a JPEG decoded at 1/2, 1/4 or 1/8 scale, any film reduced by averaging blocks of pixels
              )->Image.Image: # 8-bit RGB image
     "Read a radiograph from a file, a PIL image or an array as 8-bit RGB; raise `PneumoError` naming the file if it cannot be read."
-    if isinstance(item, Image.Image): return _finish(item, f'<{type(item).__name__}>')
+    _need(draft is None or _whole(draft, MIN_SIDE), f"draft must be None or a whole number of pixels >= {MIN_SIDE}, got {draft!r}")
+    if isinstance(item, Image.Image): return _finish(item, f'<{type(item).__name__}>', draft)
     if isinstance(item, np.ndarray):
         what = f'array of shape {item.shape}'
         if item.dtype.kind not in 'uif': raise PneumoError(f"{what}, dtype {item.dtype}: expected integer or floating-point pixels")
@@ -353,12 +356,12 @@ def open_xray(item, # a path (an image or a DICOM file), a PIL image, or an arra
         elif a.ndim == 3 and a.shape[2] == 4: a = a[..., :3]
         if a.ndim not in (2, 3) or a.size == 0 or (a.ndim == 3 and a.shape[2] != 3):
             raise PneumoError(f"{what}: expected (H,W), or 1, 3 or 4 channels (H,W,C) or (C,H,W)")
-        if a.dtype == np.uint8: return _finish(Image.fromarray(np.ascontiguousarray(a)), what)
+        if a.dtype == np.uint8: return _finish(Image.fromarray(np.ascontiguousarray(a)), what, draft)
         if a.ndim == 3:   # Pillow's luma weights, as for 8-bit RGB; whole numbers stay whole, so a 16-bit film is scaled by its bit depth whatever its channels
             a = a @ np.array([.299, .587, .114])
             if item.dtype.kind in 'ui': a = a.round().astype(np.int64)
         as_int = a.dtype.kind in 'ui' and a.max() < 2**31 and a.min() >= -2**31   # else: scaled by its range, as a float
-        return _finish(Image.fromarray(a.astype(np.int32) if as_int else a.astype(np.float32), 'I' if as_int else 'F'), what)
+        return _finish(Image.fromarray(a.astype(np.int32) if as_int else a.astype(np.float32), 'I' if as_int else 'F'), what, draft)
     if not _is_path(item):
         raise PneumoError(f"<{type(item).__name__}>: expected a file path, a PIL image or an array")
     if re.match(r'[a-z][a-z0-9+.-]*://', str(item), re.I):
@@ -367,11 +370,12 @@ def open_xray(item, # a path (an image or a DICOM file), a PIL image, or an arra
     if not path.exists(): raise PneumoError(f"{path}: a broken link (to {os.readlink(path)})" if path.is_symlink() else f"{path}: file not found")
     if path.is_dir(): raise PneumoError(f"{path}: is a folder, not an image: pass its image files, or screen it with `pneumo predict`, which searches folders")
     if path.stat().st_size == 0: raise PneumoError(f"{path}: empty file (0 bytes)")
-    if is_dicom(path): return _finish(read_dicom(path, any_modality), str(path))
+    if is_dicom(path): return _finish(read_dicom(path, any_modality), str(path), draft)
     try:
         with Image.open(path) as im:
+            if draft and im.format == 'JPEG': im.draft('L', (draft, draft))   # decoded straight to gray at 1/2, 1/4 or 1/8 scale
             im.load()
-            return _finish(im, str(path))
+            return _finish(im, str(path), draft)
     except UnidentifiedImageError: raise PneumoError(f"{path}: {_UNRECOGNISED}") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise PneumoError(f"{path}: unreadable image ({e})") from None
