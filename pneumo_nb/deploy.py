@@ -362,7 +362,7 @@ def load_screener(path:str|Path, # a saved model's folder: PyTorch, ensemble or 
     from pneumo_nb.modelfile import load_model
     return load_model(d, cpu=cpu)
 
-# %% ../nbs/04f_deploy.ipynb #53b1a622
+# %% ../nbs/04f_deploy.ipynb #eea0b371
 PARTIAL = '.partial'   # suffix of a CSV that `screen_to_csv` is still writing
 
 def _run_key(model:Screener, paths:list, opts:dict)->dict:
