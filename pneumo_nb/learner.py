@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/learner.html.md"""
 
 # %% ../nbs/04d_learner.ipynb #1a3b7bb1
 from __future__ import annotations
-import functools, inspect, time, hashlib, warnings, contextlib, tempfile, shutil
+import functools, inspect, time, hashlib, warnings, contextlib, tempfile, shutil, io
 from fastcore.meta import delegates
 from fastcore.parallel import parallel
 from types import SimpleNamespace
@@ -18,13 +18,14 @@ from .core import _need, _whole, _real, _is_bool, _is_seed, _need_classes
 with fastai_quietly():
     from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, Resize, ResizeMethod,
         IntToFloatTensor, Normalize, PILImage, imagenet_stats, vision_learner, Learner, CrossEntropyLossFlat, RocAucBinary, RocAuc,
-        accuracy, SaveModelCallback, trainable_params, minimum)
+        accuracy, SaveModelCallback, trainable_params, minimum, get_model, rank_distrib, num_distrib, distrib_barrier)
 from .obtain import index_images
 from .scrub import split_by_patient, class_weights, downsample, open_xray, MIN_SIDE, _check_index
 from .explore import xray_augmentations
 from .nets import build_net, lite_state_dict, OFFLINE_WEIGHTS, _arch, _no_weights, _head_kwargs
 from .thresholds import choose_threshold, metrics_table, RULES, _USE_RULES, _check_rule
 from .modelfile import PneumoModel, model_meta, _check_data, _as_index, _check_labels, _model_dir, _is_model_dir
+from .distributed import RankZeroBuffers, launched, start_processes, same_everywhere, shard, gather_shards, broadcast_weights
 
 # %% auto #0
 __all__ = ['xray_dataloaders', 'xray_learner', 'recalibrate_bn', 'train', 'check_train_args', 'training_split']
@@ -171,11 +172,22 @@ def _loss(loss_func, balance, rows, device, vocab=CLASSES):
     if loss_func is None: return CrossEntropyLossFlat(weight=w)
     return loss_func(weight=w) if isinstance(loss_func, (type, functools.partial)) else loss_func
 
+class _KeepBest(SaveModelCallback):
+    "fastai's `SaveModelCallback` holding the best epoch's weights in memory, not in a file: each process (on any machine) keeps its own copy."
+    def _save(self, name): self.best_state = {k: v.detach().clone() for k, v in get_model(self.model).state_dict().items()}
+    def after_fit(self, **kwargs):
+        if getattr(self, 'best_state', None) is not None: get_model(self.model).load_state_dict(self.best_state)
+    def before_fit(self): self.best_state = None; super().before_fit()
+
 def _fit(learn, transfer, pretrained, epochs, freeze_epochs, lr, lr_ratio, show):
     "fastai's one-cycle fits (head alone first when `freeze_epochs`), keeping the epoch of best validation AUC; the rate used and that AUC."
-    keep_best = SaveModelCallback(monitor='roc_auc_score', comp=np.greater, fname='best', reset_on_fit=False)
+    keep_best = [_KeepBest(monitor='roc_auc_score', comp=np.greater, reset_on_fit=False)]
+    if launched(): keep_best.append(RankZeroBuffers())   # DDP syncs weights, not the statistics each process then gathers
     if not show: learn.logger = _epoch_logger(learn)
-    with (contextlib.nullcontext() if show else learn.no_bar()), warnings.catch_warnings():
+    multi = launched()
+    with (contextlib.nullcontext() if show else learn.no_bar()), warnings.catch_warnings(), \
+         (learn.distrib_ctx(sync_bn=False, cpu=learn.dls.device.type == 'cpu') if multi else contextlib.nullcontext()), \
+         (contextlib.redirect_stdout(io.StringIO()) if rank_distrib() else contextlib.nullcontext()):   # rank 0 speaks for all
         warnings.filterwarnings('ignore', message='.*(upsample|antialias|Your generator is empty).*')
         if transfer and pretrained and not freeze_epochs: learn.unfreeze()   # lr_find on what will be trained
         if lr is None:
@@ -189,7 +201,7 @@ def _fit(learn, transfer, pretrained, epochs, freeze_epochs, lr, lr_ratio, show)
                 top = lr/2 if freeze_epochs else lr   # fastai's `fine_tune` halves the rate after a frozen phase
                 learn.fit_one_cycle(epochs, slice(top/lr_ratio, top) if lr_ratio != 1 else top, cbs=keep_best)
     learn.remove_cbs(learn.cbs.filter(lambda c: type(c).__name__ in ('ChannelsLast', 'MixedPrecision')))
-    return lr, (float(keep_best.best) if np.isfinite(keep_best.best) else None)
+    return lr, (float(keep_best[0].best) if np.isfinite(keep_best[0].best) else None)
 
 def _name(x): return getattr(x, '__name__', None) or getattr(getattr(x, 'func', None), '__name__', None) or type(x).__name__
 def _names(xs): return None if xs is None else [_name(x) for x in xs]   # what the model's record can say of a recipe's parts
@@ -197,7 +209,9 @@ def _names(xs): return None if xs is None else [_name(x) for x in xs]   # what t
 def _choose_on_validation(model, df, rule, target_recall, confidence, tta):
     "Score the validation children; set the model's threshold by `rule` and record its validation metrics."
     va = df[df.is_valid]
-    pv, yv = model.predict(va, tta=tta, progress=False).prob_pneumonia.values, (va.label == POSITIVE).astype(int).values
+    mine = va.iloc[shard(len(va))]   # each process scores its share; all of them, gathered, choose the threshold
+    pv = gather_shards(len(va), model.predict(mine, tta=tta, progress=False).prob_pneumonia.values)
+    yv = (va.label == POSITIVE).astype(int).values
     model.meta['threshold'] = choose_threshold(yv, pv, rule, target_recall, confidence)
     model.meta['val_metrics'] = metrics_table(yv, pv, model.meta['threshold'], n_boot=0).value.round(4).to_dict()
 
@@ -247,18 +261,21 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     _check_films(df[df.split == 'train'])   # a bad film fails here, by name, not minutes into training
     _need(len(fit_rows) >= bs, f"{len(fit_rows)} training films, fewer than one batch (bs={bs}): fastai drops an "
           "incomplete batch, so nothing would be learnt; lower bs or give more films")
-    device = get_device(cpu)
+    multi = launched()   # one of several processes (`torchrun`, `accelerate launch`): see `distributed`
+    _need(not (multi and lr is None), "lr=None (`lr_find`) runs in one process: find the rate there, then pass it to the processes")
+    device = start_processes(cpu) if multi else get_device(cpu)
+    if multi: same_everywhere(_fingerprint(df[df.split == 'train']), "the training data (its patient split, files or sizes)")
     dls = xray_dataloaders(df, size, bs, augment, device, item_tfms=item_tfms, batch_tfms=batch_tfms,
                            sample_weights=sample_weights, y_col='target', vocab=vocab)
     learn = xray_learner(dls, arch, head, pretrained, _loss(loss_func, balance, fit_rows, device, vocab), cbs, wd, **kwargs)
-    learn.path = Path(tempfile.mkdtemp(prefix='pneumo-train-'))   # the best epoch's weights, while fitting
+    learn.path = Path(tempfile.mkdtemp(prefix='pneumo-train-'))   # `lr_find`'s weights while it tries rates
     show = progress if progress is not None else show_progress()
     try: lr, best_auc = _fit(learn, _arch(arch)[0] != 'scratch', pretrained, epochs, freeze_epochs, lr, lr_ratio, show)
     finally: shutil.rmtree(learn.path, ignore_errors=True)
     tr = dict(epochs=epochs, freeze_epochs=freeze_epochs, lr_ratio=lr_ratio, head=head, bs=bs, lr=lr, seed=seed,
               valid_pct=valid_pct, balance=balance, pretrained=pretrained, augment=augment, subset=subset, wd=wd,
               recalibrate=recalibrate, split_seed=split_seed, classes=classes, n_train=len(fit_rows), n_valid=int(df.is_valid.sum()),
-              best_valid_auc_fastai=best_auc, device=str(device), environment=environment(),
+              best_valid_auc_fastai=best_auc, device=str(device), processes=max(1, num_distrib()), environment=environment(),
               data_fingerprint=_fingerprint(df[df.split == 'train']), cbs=_names(cbs), item_tfms=_names(item_tfms),
               batch_tfms=_names(batch_tfms), loss_func=None if loss_func is None else _name(loss_func),
               sample_weights=None if sample_weights is None else _name(sample_weights),
@@ -269,9 +286,11 @@ def train(data=None, # dataset folder, or an index DataFrame (from `index_images
     if recalibrate:
         films = fit_rows.path.sample(min(recalibrate, len(fit_rows)), random_state=seed).tolist()
         tr['bn_films'] = recalibrate_bn(model.net.to(device), model._batches(films, bs=2*bs))
+    if multi: broadcast_weights(model.net.to(device))   # every process holds rank 0's model, to the last buffer
     _choose_on_validation(model, df, threshold_rule, target_recall, confidence, tta)
     tr['seconds'] = round(time.time() - t0, 1)
-    if out is not None: model.save(out)
+    if out is not None and not rank_distrib(): model.save(out)   # one writer
+    if multi: distrib_barrier()   # no process returns before the model is on disk
     return model
 
 # %% ../nbs/04d_learner.ipynb #3e64769f

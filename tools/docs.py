@@ -35,7 +35,7 @@ ATTRIBUTION = ("**Screening aid, not a diagnosis:** " + DISCLAIMER.split(': ', 1
                "[doi:10.17632/rscbjbr9sj](https://data.mendeley.com/datasets/rscbjbr9sj/2), licensed "
                "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/) (Guangzhou Women and Children's Medical "
                "Center, children aged one to five).")
-SUBPAGES = {'obtain': ['dicom'], 'model': ['nets', 'thresholds', 'modelfile', 'learner', 'evaluation', 'deploy']}   # nested under a page in the sidebar
+SUBPAGES = {'obtain': ['dicom'], 'model': ['nets', 'thresholds', 'modelfile', 'learner', 'evaluation', 'deploy', 'distributed']}   # nested under a page in the sidebar
 
 def log(*a): print('[docs]', *a, flush=True)
 
