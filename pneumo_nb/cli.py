@@ -6,13 +6,13 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #db1becb6
 from __future__ import annotations
-import argparse, json, os, sys, time, warnings, datetime
+import argparse, json, os, re, sys, time, warnings, datetime
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .core import _need, _is_path
-from .obtain import index_images, IMAGE_EXTS, data_dir
+from .obtain import index_images, left_out, IMAGE_EXTS, data_dir
 from .dicom import is_dicom
 from .scrub import audit, audit_summary, duplicate_groups, split_by_patient, writer_shortcuts
 
@@ -36,7 +36,8 @@ def collect_images(paths:list, # files and folders
             other = {k: n for k, n in kinds.items() if k not in IMAGE_EXTS}
             if not found: notes.append(f"{p}: no image files in this folder")
             if other: notes.append(f"{p}: {sum(other.values())} other file(s) skipped, not image files by their names ("
-                                   + ', '.join(f"{k}: {n}" for k, n in sorted(other.items())) + f"; read: {', '.join(sorted(IMAGE_EXTS))})")
+                                   + ', '.join(f"{k}: {n}" for k, n in sorted(other.items())) + f"; read: {', '.join(sorted(IMAGE_EXTS))}): "
+                                   + ', '.join(sorted(f.name for f in every if not take(f))[:5]) + (', ...' if sum(other.values()) > 5 else ''))
             files += found
         else:
             files.append(p)
@@ -272,9 +273,19 @@ def _check_model_out(out):   # a model folder may replace an empty folder or an 
     from pneumo_nb.deploy import _model_dir, _is_model_dir   # no PyTorch to check a path
     check_output(_model_dir(out), folder=True, replaces=_is_model_dir)
 
+def _indexed(root)->pd.DataFrame:
+    "`index_images(root)`, with every file and folder it leaves out named on stderr (hidden ones counted)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # said once, below, without Python's warning dressing
+        df = index_images(root)
+    lo = left_out(root)
+    for r in lo[lo.reason != 'hidden'].itertuples(): _log(f"pneumo: left out: {r.path}: {r.reason}")
+    if (n := int((lo.reason == 'hidden').sum())): _log(f"pneumo: left out: {n} hidden file(s) (names starting with a dot)")
+    return df
+
 def cmd_audit(a):
     if a.out: check_output(a.out)   # every output is checked before the work, not after it
-    df = index_images(a.dir)
+    df = _indexed(a.dir)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         res = audit(df)
@@ -298,9 +309,10 @@ def _data(a):
 
 def cmd_train(a):
     from pneumo_nb.model import train
+    from pneumo_nb.distributed import rank_distrib
     _check_model_out(a.out)   # before finding (or downloading) the data
     m = train(_data(a), out=a.out, **_train_kwargs(a))
-    print(f"{m}\nsaved to {a.out}")
+    if not rank_distrib(): print(f"{m}\nsaved to {a.out}")   # one line from several processes (`torchrun`)
     return 0
 
 def cmd_evaluate(a):
@@ -377,6 +389,8 @@ def cmd_rethreshold(a):
 
 # %% ../nbs/06_cli.ipynb #c5de9149
 def cmd_run(a):
+    _need(int(os.environ.get('WORLD_SIZE', 1)) <= 1, "pneumo run is one process (it evaluates, interprets and writes one report): "
+          "train in several with `torchrun ... pneumo train`, then run `pneumo evaluate --model` on the model it saves")
     from pneumo_nb.model import train, load_model, evaluate, check_train_args
     from pneumo_nb.explore import explore
     from pneumo_nb.interpret import interpret
@@ -386,7 +400,7 @@ def cmd_run(a):
     out = Path(a.out); _check_model_out(out/'model')   # creates `out`
     root = data_dir(a.data)
     _log(f"data: {root}")
-    df = index_images(root)
+    df = _indexed(root)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         aud = audit(df)
@@ -434,11 +448,41 @@ def cmd_info(a):
 _COMMANDS = dict(run=cmd_run, train=cmd_train, evaluate=cmd_evaluate, ensemble=cmd_ensemble, audit=cmd_audit, predict=cmd_predict,
                  rethreshold=cmd_rethreshold, export=cmd_export, info=cmd_info)
 
+_READS = dict(paths='one of the films to screen', model='the model', models='one of the models', data='the data set',
+              dir='the data set', films="the site's films")   # what each command argument names, for `_check_io`
+_INSIDE_REFUSED = ('the model', 'one of the models', 'the data set')   # folders an output may not be written into
+
+def _same(a:Path, b:Path)->bool: return a == b or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+def _check_io(a):
+    "Refuse, before any work, an empty output name, and an output that is, holds, or (for a model or data set) lies inside an input."
+    given = [(what, p) for k, what in [*_READS.items(), ('out', 'the output'), ('onnx', 'the output')]
+             for p in (lambda v: [] if v is None else v if isinstance(v, list) else [v])(getattr(a, k, None))]
+    for what, p in given:   # Path('https://x') would quietly become the folder 'https:/x'
+        _need(not re.match(r'^[A-Za-z][A-Za-z0-9+.-]+://', str(p)),
+              f"{p} is a web address, not a path on this machine ({what}): pneumo reads and writes local files; download it first")
+    ins = [(what, Path(p)) for what, p in given if what != 'the output']
+    for flag in ('out', 'onnx'):
+        o = getattr(a, flag, None)
+        if o is None: continue
+        _need(str(o).strip() != '', f"--{flag} is empty: give the name of the {'file' if a.command in ('predict', 'evaluate', 'audit') else 'folder'} to write")
+        ro = Path(o).expanduser().resolve()
+        for what, i in ins:
+            ri = Path(i).expanduser().resolve()
+            if what in ('the model', 'one of the models') and ri.name in ('model.json', 'ensemble.json', 'model.onnx'): ri = ri.parent
+            if _same(ro, ri) or (what in _INSIDE_REFUSED[:2] and ri.is_dir() and any(_same(ro, f) for f in ri.iterdir())):   # a link to a model's file too
+                raise PneumoError(f"--{flag} {o} is {what} ({i}): writing it would destroy it; choose another name")
+            if ri.is_relative_to(ro): raise PneumoError(f"--{flag} {o} holds {what} ({i}): writing it would destroy it; choose another name")
+            if what in _INSIDE_REFUSED and ro.is_relative_to(ri):
+                raise PneumoError(f"--{flag} {o} lies inside {what} ({i}): write it elsewhere; a model or data set folder is only read")
+
 def main(argv:list|None=None, # arguments (default: the command line)
         )->int: # exit status: 0 success, 1 some input unreadable, 2 user error
     "Entry point of the `pneumo` command."
     a = parser().parse_args(argv)
-    try: return _COMMANDS[a.command](a)
+    try:
+        _check_io(a)   # no input is overwritten: checked once, here, for every command
+        return _COMMANDS[a.command](a)
     except PneumoError as e:
         print(f"pneumo: error: {e}", file=sys.stderr); return 2
     except OSError as e:   # the system refused something the checks could not foresee (a full disk, a file removed mid-run)

@@ -87,6 +87,9 @@ def check_output(dest:str|Path, # the file or folder about to be written
     "Check before the work that `dest` can be written, and that writing it would destroy nothing but an earlier output of its kind."
     _need(_is_bool(folder), f"folder must be True or False, got {folder!r}")
     dest = Path(dest).expanduser()
+    _need(str(dest).strip() != '' and dest.name not in ('', '.', '..'), f"{str(dest)!r}: give the name of the {'folder' if folder else 'file'} to write")
+    n = len(os.fsencode(dest.name))   # its temporary and partial files add up to 24 bytes to the name (`.NAME.xxxxxxxx`, `NAME.partial.json`)
+    _need(n <= 255 - 24, f"{dest.name[:40]}...: a name of {n} bytes; file systems hold 255 and the temporary files need 24 more: choose a shorter name")
     old = dest.with_name(f'.{dest.name}.old')   # where `atomic_path` parks the last output while it swaps in the new one
     if folder and _is_dir(old) and not (dest.exists() or dest.is_symlink()): old.rename(dest)   # a crash between its two renames: put the last good output back
     if _is_dir(dest):

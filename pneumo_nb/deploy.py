@@ -15,13 +15,13 @@ from PIL import Image
 from fastcore.meta import delegates
 import pneumo_nb
 from .core import *
-from .core import _need, _whole, _real, _is_bool, _is_path
+from .core import _need, _whole, _real, _is_bool, _is_path, _is_seed
 from .scrub import open_xray, MIN_SIDE
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ONNX_FILE', 'CARD_FILE', 'PARTIAL', 'to_array', 'Screener',
-           'model_card', 'read_meta', 'tta_views', 'export_onnx', 'OnnxModel', 'load_onnx', 'load_screener',
-           'screen_to_csv']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'ENSEMBLE_FORMAT', 'ONNX_FILE', 'CARD_FILE', 'MAX_SIDE', 'MODEL_FIELDS', 'PARTIAL',
+           'check_meta', 'to_array', 'Screener', 'model_card', 'read_meta', 'tta_views', 'export_onnx', 'OnnxModel',
+           'load_onnx', 'load_screener', 'screen_to_csv']
 
 # %% ../nbs/04f_deploy.ipynb #b72d1639
 FORMAT, FORMAT_VERSION = 'pneumo_nb.model', 1
@@ -35,7 +35,7 @@ def _read_meta(jf:Path, # the description to read: a model's `model.json` or an 
               )->dict:
     "The description in `jf`, checked; a damaged, hand-edited or foreign one raises `PneumoError` naming `jf`."
     kind = fmt.rsplit('.', 1)[-1]   # 'model' or 'ensemble'
-    try: meta = json.loads(jf.read_text())
+    try: meta = json.loads(_regular(jf, 1 << 20).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise PneumoError(f"{jf}: damaged {kind} description ({e})") from None
     if not isinstance(meta, dict) or meta.get('format') != fmt: raise PneumoError(f"{jf}: not a pneumo_nb {kind} description")
     if meta.get('format_version') != FORMAT_VERSION:
@@ -43,12 +43,7 @@ def _read_meta(jf:Path, # the description to read: a model's `model.json` or an 
                           f"this pneumo_nb ({pneumo_nb.__version__}) reads version {FORMAT_VERSION}: {fix} or use a matching pneumo_nb")
     missing = [k for k in ('arch', 'size', 'mean', 'std', 'classes', 'threshold', *need) if k not in meta]
     if missing: raise PneumoError(f"{jf}: {kind} description lacks {', '.join(missing)}")
-    if meta['classes'] not in (CLASSES, KINDS): raise PneumoError(f"{jf}: classes {meta['classes']}, expected {CLASSES} or {KINDS}")
-    _need(_real(meta['threshold']) and 0 <= meta['threshold'] <= 1, f"{jf}: threshold {meta['threshold']!r} is not a number between 0 and 1")
-    _need(_whole(meta['size'], MIN_SIDE), f"{jf}: input size {meta['size']!r} is not a whole number of pixels >= {MIN_SIDE}")
-    _need(all(isinstance(v, list) and len(v) == 3 and all(map(_real, v)) for v in (meta['mean'], meta['std'])) and min(meta['std']) > 0,
-          f"{jf}: normalisation mean {meta['mean']!r}, std {meta['std']!r}: expected three numbers each, std above 0")
-    return meta
+    return check_meta(meta, jf)   # every field, by type and range (`MODEL_FIELDS`)
 
 def _model_dir(path):
     _need(_is_path(path) and str(path) != '', f"a model is saved to a folder: give its path, not {path!r}")
@@ -56,6 +51,67 @@ def _model_dir(path):
     return p.parent if p.name in ('model.json', 'weights.safetensors', 'ensemble.json', ONNX_FILE, CARD_FILE) else p
 
 def _is_model_dir(p): return (p/'model.json').is_file() or (p/'ensemble.json').is_file()   # the only folders a model may replace, besides empty ones
+
+# %% ../nbs/04f_deploy.ipynb #abda5e37
+def _num(lo, hi, lo_in=True, hi_in=True):
+    "A check: a finite number from `lo` to `hi` (each end included unless said)."
+    return lambda x: _real(x) and (lo <= x if lo_in else lo < x) and (x <= hi if hi_in else x < hi)
+def _opt(f): return lambda x: x is None or f(x)
+def _text(n=10_000): return lambda x: isinstance(x, str) and len(x) <= n
+def _hex64(x): return isinstance(x, str) and len(x) == 64 and all(c in '0123456789abcdef' for c in x)
+def _triple(lo, hi, lo_in=True): return lambda v: isinstance(v, list) and len(v) == 3 and all(map(_num(lo, hi, lo_in), v))
+def _record(**fields):   # a nested record: the fields named are checked, others (notes of the run) pass
+    return lambda x: isinstance(x, dict) and all(k not in x or f(x[k]) for k, (f, _) in fields.items())
+def _scores(x): return isinstance(x, dict) and all(isinstance(k, str) and (v is None or isinstance(v, (int, float, str, list, dict))) for k, v in x.items())   # NaN: a figure with no value (NPV with no negatives)
+
+MAX_SIDE = 2048   # the largest model input a description may ask for: beyond it a typo (16000) would allocate gigabytes a film
+_RULES = ('recall', 'conformal', 'confident', 'f1')
+_TRAINING = dict(seed=(_is_seed, 'a seed'), split_seed=(_opt(_is_seed), 'a seed or null'), valid_pct=(_num(0, 1, False, False), 'a share in (0, 1)'),
+                 subset=(_opt(lambda x: _whole(x, 1)), 'a whole number >= 1 or null'), head=(_opt(_text(50)), 'a head name'),
+                 balance=(lambda x: x in ('weights', 'downsample', None), "'weights', 'downsample' or null"), data_fingerprint=(_hex64, 'a SHA-256'),
+                 classes=(lambda x: x in (2, 3) and not isinstance(x, bool), '2 or 3'), processes=(lambda x: _whole(x, 1), 'a whole number >= 1'))
+_ONNX = dict(sha256=(_hex64, 'a SHA-256'), tta=(_is_bool, 'true or false'), opset=(lambda x: _whole(x, 7) and x <= 100, 'an opset number'),
+             members=(lambda x: _whole(x, 1), 'a whole number >= 1'), max_abs_diff=(_num(0, 1e-4), 'a number from 0 to 1e-4'))
+MODEL_FIELDS = dict(   # every field a model description may hold: (check, what it must be)
+    format=(lambda x: x in (FORMAT, ENSEMBLE_FORMAT), f"'{FORMAT}' or '{ENSEMBLE_FORMAT}'"),
+    format_version=(lambda x: _whole(x, 1), 'a whole number'), package_version=(_text(50), 'a version'),
+    arch=(lambda x: _text(200)(x) and x != '', 'a network name'), head=(_opt(lambda x: x in ('linear', 'fastai')), "'linear', 'fastai' or null"),
+    size=(lambda x: _whole(x, MIN_SIDE) and x <= MAX_SIDE, f'a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}'),
+    resize=(lambda x: x == 'squish', "'squish'"),
+    mean=(_triple(0, 1), 'three numbers from 0 to 1'), std=(_triple(0, 1, lo_in=False), 'three numbers above 0, at most 1'),
+    classes=(lambda x: x in (CLASSES, KINDS), f'{CLASSES} or {KINDS}'), threshold=(_num(0, 1), 'a number from 0 to 1'),
+    threshold_rule=(lambda x: x in _RULES, ', '.join(map(repr, _RULES))), target_recall=(_num(0, 1, lo_in=False), 'a number in (0, 1]'),
+    confidence=(_num(0, 1, False, False), 'a number in (0, 1)'), tta=(_is_bool, 'true or false'),
+    disclaimer=(_text(), 'a text'), created=(_text(50), 'a date'), weights_sha256=(_hex64, 'a SHA-256'),
+    training=(_record(**_TRAINING), 'a training record: ' + ', '.join(f'{k} {w}' for k, (_, w) in _TRAINING.items())),
+    val_metrics=(_scores, 'a table of figures'), test_metrics=(_scores, 'a table of figures'),
+    threshold_source=(_record(kind=(_text(50), 'a text'), n=(lambda x: _whole(x, 1), 'a count')), 'a record of where the threshold came from'),
+    engine=(lambda x: x == 'onnx', "'onnx'"), onnx=(_record(**_ONNX), 'an ONNX export record: ' + ', '.join(f'{k} {w}' for k, (_, w) in _ONNX.items())),
+    members=(lambda x: isinstance(x, list) and 2 <= len(x) <= 100, 'a list of 2 to 100 member records'),
+)
+
+def check_meta(meta:dict, # a model description, as read from its JSON file
+               where:str='model description', # the file it came from, for the messages
+              )->dict: # `meta`, every field checked
+    "Check every field of a model description against `MODEL_FIELDS`, by type and by range; `PneumoError` names the first wrong one."
+    _need(isinstance(meta, dict), f"{where}: not a model description (a JSON object)")
+    odd = sorted(set(meta) - set(MODEL_FIELDS))
+    _need(not odd, f"{where}: unknown field(s) {', '.join(map(repr, odd))}: a pneumo_nb model description holds only {', '.join(MODEL_FIELDS)}")
+    for k, v in meta.items():
+        ok, want = MODEL_FIELDS[k]
+        _need(ok(v), f"{where}: field {k!r} is {json.dumps(v, default=str)[:200]}; it must be {want}")
+    return meta
+
+def _regular(f:Path, # a file about to be read: a description, weights, a graph
+             limit:int, # the most bytes it may hold
+            )->Path:
+    "`f`, if it is a regular file of at most `limit` bytes: a device, a pipe or a huge file is refused before it is opened."
+    import stat
+    try: st = f.stat()
+    except OSError as e: raise PneumoError(f"{f}: cannot be read ({e.strerror})") from None
+    _need(stat.S_ISREG(st.st_mode), f"{f}: not a regular file (a device, a pipe or a folder): a model is read from files only")
+    _need(st.st_size <= limit, f"{f}: {st.st_size:,} bytes, more than the {limit:,} such a file may hold")
+    return f
 
 # %% ../nbs/04f_deploy.ipynb #c327d9eb
 def _squash(img:Image.Image, size:int)->np.ndarray:
@@ -165,7 +221,12 @@ class Screener:
                 bb = progress_bar(bb, total=len(chunks))
             for ix, (u8, ok, es) in bb:
                 P = np.full((len(ix), len(self.meta['classes'])), np.nan)
-                if u8 is not None: P[ok] = self._probs(self._inputs(u8), tta)
+                if u8 is not None:
+                    P[ok] = self._probs(self._inputs(u8), tta)
+                    for j in ok[~np.isfinite(P[ok]).all(1)]:   # a damaged network: no row may go out without a probability or a reason
+                        why = "the network gave no finite probability (NaN or infinite): its weights may be damaged"
+                        if errors == 'raise': raise PneumoError(f"{_item_name(items[ix[j]])}: {why}")
+                        P[j], es[j] = np.nan, why
                 yield self._rows([items[i] for i in ix], P, es if errors == 'record' else None, thr)
         return batches()
 
@@ -339,8 +400,8 @@ def load_onnx(path:str|Path, # a bundle's folder written by `export_onnx` (or it
         if not f.is_file(): raise PneumoError(f"{d}: not a pneumo_nb ONNX bundle ({f.name} is missing)")
     meta = _read_meta(jf, FORMAT, ('onnx',), 'export it again')
     rec = meta['onnx']
-    _need(isinstance(rec, dict) and isinstance(rec.get('sha256'), str) and _is_bool(rec.get('tta')), f"{jf}: the record of the ONNX export is damaged")
-    if file_hash(gf) != rec['sha256']: raise PneumoError(f"{gf}: the graph does not match its checksum in model.json (truncated or modified file)")
+    _need('sha256' in rec and 'tta' in rec, f"{jf}: the record of the ONNX export is damaged (no checksum or no tta)")
+    if file_hash(_regular(gf, 2 << 30)) != rec['sha256']: raise PneumoError(f"{gf}: the graph does not match its checksum in model.json (truncated or modified file)")
     try: import onnxruntime as ort
     except ImportError: raise PneumoError(f"{d} is an ONNX model: running it needs onnxruntime (pip install 'pneumo-nb[onnx]')") from None
     opts = ort.SessionOptions(); opts.log_severity_level = 3
@@ -351,7 +412,10 @@ def load_onnx(path:str|Path, # a bundle's folder written by `export_onnx` (or it
     _need(i.name == 'image' and list(i.shape[1:]) == [3, meta['size'], meta['size']] and o.shape[-1] == len(meta['classes']),
           f"{gf}: the graph does not fit model.json (input {i.name} {i.shape}, output {o.shape}; expected 3x{meta['size']}x{meta['size']} "
           f"in, {len(meta['classes'])} classes out)")
-    return OnnxModel(s, meta)
+    m = OnnxModel(s, meta)
+    probe = m._probs(_normalise(np.full((1, meta['size'], meta['size'], 3), 128, np.uint8), meta['mean'], meta['std']), False)
+    _need(np.isfinite(probe).all(), f"{gf}: the graph gives no finite probability for a plain gray film: its weights are damaged (NaN or infinite)")
+    return m
 
 def load_screener(path:str|Path, # a saved model's folder: PyTorch, ensemble or ONNX bundle (or its JSON file)
          cpu:bool=False, # keep the model on the CPU even when a GPU is present

@@ -20,7 +20,7 @@ from .obtain import index_images, data_dir
 from .scrub import open_xray
 from .nets import build_net
 from .deploy import (Screener, FORMAT, FORMAT_VERSION, ENSEMBLE_FORMAT, ONNX_FILE, CARD_FILE, model_card, tta_views,
-                             load_onnx, _read_meta, _model_dir, _is_model_dir)
+                             load_onnx, _read_meta, _model_dir, _is_model_dir, _regular)
 with fastai_quietly(): from fastai.vision.core import imagenet_stats
 
 # %% auto #0
@@ -137,10 +137,12 @@ def load_model(path:str|Path, # a folder written by `PneumoModel.save` or `Pneum
     for f in (jf, wf):
         if not f.exists(): raise PneumoError(f"{d}: not a pneumo_nb model folder ({f.name} is missing)")
     meta = _read_meta(jf, FORMAT, ('weights_sha256',), 'retrain')
-    if file_hash(wf) != meta['weights_sha256']:
+    if file_hash(_regular(wf, 2 << 30)) != meta['weights_sha256']:
         raise PneumoError(f"{wf}: the weights do not match their checksum in model.json (truncated or modified file)")
     try: sd = load_file(wf)
     except Exception as e: raise PneumoError(f"{wf}: unreadable weights ({e})") from None
+    bad = [k for k, t in sd.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    _need(not bad, f"{wf}: {len(bad)} weight tensor(s) hold values that are not finite (NaN or infinite), e.g. {bad[:1]}: the model is damaged")
     try: net = build_net(meta['arch'], pretrained=False, head=meta.get('head') or meta.get('training', {}).get('head', 'fastai'),
                         n_out=len(meta['classes']))
     except PneumoError as e: raise PneumoError(f"{jf}: {e}") from None

@@ -14,7 +14,7 @@ from .core import _need, _is_bool, _whole, _real, _is_path
 
 # %% auto #0
 __all__ = ['DEFAULT_URL', 'ARCHIVE_NAME', 'IMAGE_EXTS', 'verify_archive', 'extract_dataset', 'download', 'data_dir', 'patient_id',
-           'image_kind', 'index_images']
+           'image_kind', 'left_out', 'index_images']
 
 # %% ../nbs/01_obtain.ipynb #ca1dda6b
 DEFAULT_URL = ("https://data.mendeley.com/public-files/datasets/rscbjbr9sj/files/"
@@ -124,7 +124,10 @@ def download(url:str=DEFAULT_URL, # where the zip is served; Mendeley's ChestXRa
         except PneumoError:
             part.unlink(); raise
         os.replace(part, archive)
-    verify_archive(archive, sha256)
+    try: verify_archive(archive, sha256)
+    except PneumoError as e:   # a stale or damaged archive from an earlier run: set aside, so the next run fetches it afresh
+        bad = archive.with_name(archive.name + '.bad'); os.replace(archive, bad)
+        raise PneumoError(f"{e}. It was moved to {bad}: run again to download the archive afresh (and delete {bad.name})") from None
     root = extract_dataset(archive, dest)
     if not keep_archive: archive.unlink()
     return root
@@ -147,7 +150,7 @@ def data_dir(path:str|Path|None=None, # an explicit data folder; wins over every
     root = find_dataset(cache_dir())
     if root is not None: return root
     if not download: raise PneumoError(f"No dataset found: pass a folder, set PNEUMO_DATA, or download into {cache_dir()}")
-    return download(dest=cache_dir())
+    return globals()['download'](dest=cache_dir())   # the function of that name, not the flag above
 
 # %% ../nbs/01_obtain.ipynb #ebcff236
 _PATIENT_RES = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^(NORMAL2-IM-\d+)-', re.I), re.compile(r'^(IM-\d+)-', re.I)]
@@ -170,6 +173,28 @@ def image_kind(name:str|Path, # an image file name, or its path
     if label == 'NORMAL': return 'normal'
     n = Path(name).name.lower()   # the file's own name: a folder called 'virus' says nothing about the film
     return 'bacteria' if 'bacteria' in n else 'virus' if 'virus' in n else 'unknown'
+
+# %% ../nbs/01_obtain.ipynb #3662117b
+def left_out(root:str|Path|None=None, # dataset folder; found by `data_dir` when None
+            )->pd.DataFrame: # path, reason: one row for each file or folder the index does not read
+    "Everything in a dataset folder that `index_images` leaves out, with the reason: nothing is skipped in silence."
+    _need(root is None or _is_path(root), f"root must be a dataset folder, not {type(root).__name__}")
+    given, root = root, data_dir(root) if root is None else find_dataset(root)
+    if root is None: raise PneumoError(f"{given}: not a chest X-ray dataset; expected train/ and test/ with {' and '.join(CLASSES)} inside")
+    rows = []
+    def walk(d, names, what, inner):   # the entries of `d`: those in `names` are read (by `inner`), the others reported
+        for p in sorted(d.iterdir()):
+            if p.name.startswith('.'): rows.append((str(p), 'hidden'))
+            elif p.name in names and p.is_dir(): inner(p)
+            else: rows.append((str(p), f"not {what} ({', '.join(names)} are read)"))
+    def films(d):
+        for f in sorted(d.iterdir()):
+            if f.name.startswith('.'): rows.append((str(f), 'hidden'))
+            elif f.is_dir(): rows.append((str(f), 'a folder inside a class folder (not searched)'))
+            elif f.suffix.lower() not in IMAGE_EXTS: rows.append((str(f), f"not an image file (extension {f.suffix or 'none'})"))
+    walk(root, SPLITS, 'a split folder', lambda s: walk(s, CLASSES, 'a class folder', films))
+    if not (root/'val').is_dir(): rows.append((str(root/'val'), 'no val split (the Mendeley layout): validation children are held out of train'))
+    return pd.DataFrame(rows, columns=['path', 'reason'])
 
 # %% ../nbs/01_obtain.ipynb #fc7dc6df
 IMAGE_EXTS = {'.jpeg', '.jpg', '.jpe', '.jfif', '.png', '.bmp', '.tif', '.tiff', '.webp', '.dcm', '.dicom'}   # the names of the image files read (DICOM included); any other file is reported and skipped
@@ -196,9 +221,9 @@ def index_images(root:str|Path|None=None, # dataset folder; found by `data_dir` 
             if not d.is_dir(): raise PneumoError(f"{d}: missing class folder")
             n = 0
             for f in sorted(d.iterdir()):
-                if f.name.startswith('.') or f.is_dir(): continue
-                if f.suffix.lower() not in IMAGE_EXTS:
-                    warnings.warn(f"{f}: not an image file (extension {f.suffix or 'none'}); skipped"); continue
+                if f.name.startswith('.') or f.is_dir() or f.suffix.lower() not in IMAGE_EXTS: continue   # `left_out` says why, below
                 rows.append((str(f), split, label, patient_id(f.name), image_kind(f.name, label))); n += 1
             if not n: warnings.warn(f"{d}: empty folder, no images")
+    for r in left_out(root).itertuples():
+        if r.reason != 'hidden' and not r.reason.startswith('no val split'): warnings.warn(f"{r.path}: {r.reason}; left out of the index")
     return pd.DataFrame(rows, columns=['path', 'split', 'label', 'patient', 'kind'])
