@@ -27,6 +27,7 @@ def main():
     ap.add_argument('--calib', type=int, default=256, help='training films to calibrate on (default 256)')
     ap.add_argument('--method', default='minmax', choices=['minmax', 'entropy', 'percentile'], help='calibration method')
     ap.add_argument('--per-tensor', action='store_true', help='per-tensor weights instead of per-channel')
+    ap.add_argument('--float-ends', action='store_true', help='leave the first and last convolutions and the classifier in fp32')
     a = ap.parse_args()
     from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType, CalibrationMethod
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -43,7 +44,11 @@ def main():
         shutil.copytree(a.bundle, out/'q', dirs_exist_ok=True)
         pre = out/'pre.onnx'
         t_pre = _timed(lambda: quant_pre_process(str(Path(a.bundle)/ONNX_FILE), str(pre)))
-        t_q = _timed(lambda: quantize_static(str(pre), str(out/'q'/ONNX_FILE), Reader(), quant_format=QuantFormat.QDQ,
+        import onnx
+        nodes = onnx.load(str(pre)).graph.node
+        convs = [n.name for n in nodes if n.op_type == 'Conv']
+        keep = [convs[0], convs[-1], *(n.name for n in nodes if n.op_type == 'Gemm')] if a.float_ends else []
+        t_q = _timed(lambda: quantize_static(str(pre), str(out/'q'/ONNX_FILE), Reader(), quant_format=QuantFormat.QDQ, nodes_to_exclude=keep,
                                              per_channel=not a.per_tensor, weight_type=QuantType.QInt8, activation_type=QuantType.QInt8,
                                              calibrate_method=getattr(CalibrationMethod, a.method.capitalize() if a.method != 'minmax' else 'MinMax')))
         meta = json.loads((out/'q'/'model.json').read_text()); meta['onnx']['sha256'] = file_hash(out/'q'/ONNX_FILE)
@@ -59,7 +64,8 @@ def main():
             res[name] = dict(p=p, auc=roc_auc_score(y, p), rate=rate, net=net)
         d = np.abs(res['int8']['p'] - res['fp32']['p']); thr = fp.threshold
         flips = int(((res['int8']['p'] >= thr) != (res['fp32']['p'] >= thr)).sum())
-        print(f"calibration: {len(calib)} training films, {a.method}, {'per-tensor' if a.per_tensor else 'per-channel'}; "
+        print(f"calibration: {len(calib)} training films, {a.method}, {'per-tensor' if a.per_tensor else 'per-channel'}"
+              f"{', first and last convolutions and classifier in fp32' if keep else ''}; "
               f"pre-processing {t_pre:.1f} s, quantization {t_q:.1f} s")
         print(f"graph size: fp32 {(Path(a.bundle)/ONNX_FILE).stat().st_size/1e6:.1f} MB, int8 {(out/'q'/ONNX_FILE).stat().st_size/1e6:.1f} MB")
         for name in ('fp32', 'int8'):
