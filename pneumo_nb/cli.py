@@ -8,6 +8,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/cli.html.md"""
 from __future__ import annotations
 import argparse, json, os, re, sys, time, warnings, datetime
 from collections import Counter
+from fastcore.basics import listify
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
@@ -450,14 +451,15 @@ _COMMANDS = dict(run=cmd_run, train=cmd_train, evaluate=cmd_evaluate, ensemble=c
 
 _READS = dict(paths='one of the films to screen', model='the model', models='one of the models', data='the data set',
               dir='the data set', films="the site's films")   # what each command argument names, for `_check_io`
-_INSIDE_REFUSED = ('the model', 'one of the models', 'the data set')   # folders an output may not be written into
+_MODELS = ('the model', 'one of the models')
+_INSIDE_REFUSED = (*_MODELS, 'the data set')   # folders an output may not be written into
 
 def _same(a:Path, b:Path)->bool: return a == b or (a.exists() and b.exists() and os.path.samefile(a, b))
 
 def _check_io(a):
     "Refuse, before any work, an empty output name, and an output that is, holds, or (for a model or data set) lies inside an input."
-    given = [(what, p) for k, what in [*_READS.items(), ('out', 'the output'), ('onnx', 'the output')]
-             for p in (lambda v: [] if v is None else v if isinstance(v, list) else [v])(getattr(a, k, None))]
+    from pneumo_nb.deploy import _model_dir   # no PyTorch
+    given = [(what, p) for k, what in [*_READS.items(), ('out', 'the output'), ('onnx', 'the output')] for p in listify(getattr(a, k, None))]
     for what, p in given:   # Path('https://x') would quietly become the folder 'https:/x'
         _need(not re.match(r'^[A-Za-z][A-Za-z0-9+.-]+://', str(p)),
               f"{p} is a web address, not a path on this machine ({what}): pneumo reads and writes local files; download it first")
@@ -468,9 +470,8 @@ def _check_io(a):
         _need(str(o).strip() != '', f"--{flag} is empty: give the name of the {'file' if a.command in ('predict', 'evaluate', 'audit') else 'folder'} to write")
         ro = Path(o).expanduser().resolve()
         for what, i in ins:
-            ri = Path(i).expanduser().resolve()
-            if what in ('the model', 'one of the models') and ri.name in ('model.json', 'ensemble.json', 'model.onnx'): ri = ri.parent
-            if _same(ro, ri) or (what in _INSIDE_REFUSED[:2] and ri.is_dir() and any(_same(ro, f) for f in ri.iterdir())):   # a link to a model's file too
+            ri = (_model_dir(i) if what in _MODELS else Path(i)).expanduser().resolve()   # a model named by one of its files: its folder
+            if _same(ro, ri) or (what in _MODELS and ri.is_dir() and any(_same(ro, f) for f in ri.iterdir())):   # a link to a model's file too
                 raise PneumoError(f"--{flag} {o} is {what} ({i}): writing it would destroy it; choose another name")
             if ri.is_relative_to(ro): raise PneumoError(f"--{flag} {o} holds {what} ({i}): writing it would destroy it; choose another name")
             if what in _INSIDE_REFUSED and ro.is_relative_to(ri):

@@ -6,7 +6,7 @@ Docs: https://pneumo-nb.github.io/pneumo_nb/deploy.html.md"""
 
 # %% ../nbs/04f_deploy.ipynb #fedf0689
 from __future__ import annotations
-import json, io, os, sys, time, inspect, hashlib, datetime, warnings, contextlib, importlib.util, multiprocessing
+import json, io, os, stat, sys, time, inspect, hashlib, datetime, warnings, contextlib, importlib.util, multiprocessing
 from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -106,7 +106,6 @@ def _regular(f:Path, # a file about to be read: a description, weights, a graph
              limit:int, # the most bytes it may hold
             )->Path:
     "`f`, if it is a regular file of at most `limit` bytes: a device, a pipe or a huge file is refused before it is opened."
-    import stat
     try: st = f.stat()
     except OSError as e: raise PneumoError(f"{f}: cannot be read ({e.strerror})") from None
     _need(stat.S_ISREG(st.st_mode), f"{f}: not a regular file (a device, a pipe or a folder): a model is read from files only")

@@ -187,14 +187,18 @@ def left_out(root:str|Path|None=None, # dataset folder; found by `data_dir` when
             if p.name.startswith('.'): rows.append((str(p), 'hidden'))
             elif p.name in names and p.is_dir(): inner(p)
             else: rows.append((str(p), f"not {what} ({', '.join(names)} are read)"))
-    def films(d):
-        for f in sorted(d.iterdir()):
-            if f.name.startswith('.'): rows.append((str(f), 'hidden'))
-            elif f.is_dir(): rows.append((str(f), 'a folder inside a class folder (not searched)'))
-            elif f.suffix.lower() not in IMAGE_EXTS: rows.append((str(f), f"not an image file (extension {f.suffix or 'none'})"))
+    def films(d): rows.extend((str(f), why) for f in sorted(d.iterdir()) if (why := _unread(f)))
     walk(root, SPLITS, 'a split folder', lambda s: walk(s, CLASSES, 'a class folder', films))
-    if not (root/'val').is_dir(): rows.append((str(root/'val'), 'no val split (the Mendeley layout): validation children are held out of train'))
+    if not (root/'val').is_dir(): rows.append((str(root/'val'), _NO_VAL))
     return pd.DataFrame(rows, columns=['path', 'reason'])
+
+_NO_VAL = 'no val split (the Mendeley layout): validation children are held out of train'   # reported, not warned of
+
+def _unread(f:Path)->str|None:
+    "Why `index_images` does not read `f`, an entry of a class folder; None for an image it reads."
+    if f.name.startswith('.'): return 'hidden'
+    if f.is_dir(): return 'a folder inside a class folder (not searched)'
+    if f.suffix.lower() not in IMAGE_EXTS: return f"not an image file (extension {f.suffix or 'none'})"
 
 # %% ../nbs/01_obtain.ipynb #fc7dc6df
 IMAGE_EXTS = {'.jpeg', '.jpg', '.jpe', '.jfif', '.png', '.bmp', '.tif', '.tiff', '.webp', '.dcm', '.dicom'}   # the names of the image files read (DICOM included); any other file is reported and skipped
@@ -221,9 +225,9 @@ def index_images(root:str|Path|None=None, # dataset folder; found by `data_dir` 
             if not d.is_dir(): raise PneumoError(f"{d}: missing class folder")
             n = 0
             for f in sorted(d.iterdir()):
-                if f.name.startswith('.') or f.is_dir() or f.suffix.lower() not in IMAGE_EXTS: continue   # `left_out` says why, below
+                if _unread(f): continue   # `left_out` says why, below
                 rows.append((str(f), split, label, patient_id(f.name), image_kind(f.name, label))); n += 1
             if not n: warnings.warn(f"{d}: empty folder, no images")
     for r in left_out(root).itertuples():
-        if r.reason != 'hidden' and not r.reason.startswith('no val split'): warnings.warn(f"{r.path}: {r.reason}; left out of the index")
+        if r.reason not in ('hidden', _NO_VAL): warnings.warn(f"{r.path}: {r.reason}; left out of the index")
     return pd.DataFrame(rows, columns=['path', 'split', 'label', 'patient', 'kind'])
